@@ -1,0 +1,23 @@
+"""simlab's branch-free simulation core: env protocol, wrappers, rollouts, sharding.
+
+Public API (see each module for details):
+  Env, State, initial_state         -- `engine.env`
+  BoxSpec, DiscreteSpec             -- `engine.specs`
+  TimeLimit, AutoReset, EpisodeStatistics, VmapWrapper, wrap_for_training
+                                    -- `engine.wrappers`
+  make_rollout, Transition, uniform_policy  -- `engine.rollout`
+  sharding (module), debug (module), cache (module)
+"""
+from engine import branchfree, cache, debug, sharding
+from engine.env import Env, State, initial_state
+from engine.rollout import Transition, make_rollout, uniform_policy
+from engine.specs import BoxSpec, DiscreteSpec
+from engine.struct import pytree_dataclass, static_field
+from engine.wrappers import (AutoReset, EpisodeStatistics, TimeLimit, VmapWrapper, Wrapper,
+                             select_tree, wrap_for_training)
+
+__all__ = [
+    "Env", "State", "initial_state", "BoxSpec", "DiscreteSpec", "pytree_dataclass", "static_field",
+    "Wrapper", "TimeLimit", "AutoReset", "EpisodeStatistics", "VmapWrapper", "wrap_for_training",
+    "select_tree", "make_rollout", "Transition", "uniform_policy", "sharding", "debug", "cache", "branchfree",
+]

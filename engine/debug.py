@@ -1,0 +1,52 @@
+"""Opt-in NaN debugging with `jax.experimental.checkify`.
+
+Non-finite values are not checked in the hot path: a NaN produced inside
+`step` propagates through the state (and, in a batch, stays confined to the
+environment that produced it). The gymnasium adapters raise
+`NonFiniteStateError` as soon as such an observation reaches the host. To find
+*where* the NaN first appears, wrap the step:
+
+    step = engine.debug.checked(env.step)
+    state = step(state, action)   # raises with the primitive and source line
+
+This is slower (every floating-point op is checked) and meant for debugging.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import jax
+from jax.experimental import checkify
+
+FLOAT_ERRORS = checkify.float_checks | checkify.user_checks | checkify.index_checks
+
+
+def checked(fn: Callable, *, jit: bool = True) -> Callable:
+    """Returns `fn` that raises `checkify.JaxRuntimeError` at the first NaN/inf.
+
+    The error message names the primitive (e.g. `sqrt`, `div`) and the source
+    line of our code that generated the non-finite value.
+    """
+    checked_fn = checkify.checkify(fn, errors=FLOAT_ERRORS)
+    if jit:
+        checked_fn = jax.jit(checked_fn)
+
+    def run(*args, **kwargs):
+        err, out = checked_fn(*args, **kwargs)
+        err.throw()
+        return out
+
+    run.__doc__ = f"checkify-checked version of {getattr(fn, '__qualname__', fn)!s}"
+    return run
+
+
+def find_nonfinite(tree) -> list[str]:
+    """Paths of the leaves of `tree` (host or device arrays) that hold NaN/inf."""
+    import numpy as np
+
+    bad = []
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        arr = np.asarray(leaf)
+        if arr.dtype.kind in "fc" and not np.all(np.isfinite(arr)):
+            bad.append(jax.tree_util.keystr(path))
+    return bad

@@ -1,0 +1,18 @@
+"""simlab environments: registry, gymnasium adapters and task families.
+
+    import envs
+    env = envs.make("cartpole_swingup")                  # unbatched engine.Env
+    batch = envs.make("cartpole_swingup", num_envs=4096)  # vmapped + auto-reset
+    envs.names()
+
+Importing `envs` also registers every environment with gymnasium as
+`simlab/<Name>-v0`, e.g. `gymnasium.make("simlab/CartPoleSwingUp-v0")`.
+"""
+from envs.registry import UnknownEnvironmentError, entry, make, names, register
+from envs.classic.cartpole_swingup import CartPoleSwingUp
+from envs.classic.pendulum import Pendulum
+
+register("cartpole_swingup", CartPoleSwingUp, gym_name="CartPoleSwingUp")
+register("pendulum", Pendulum, gym_name="Pendulum")
+
+__all__ = ["make", "names", "register", "entry", "UnknownEnvironmentError"]

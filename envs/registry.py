@@ -1,0 +1,137 @@
+"""Name -> environment factory registry.
+
+    envs.register("my_task", MyTask, gym_name="MyTask")
+    env = envs.make("my_task", episode_length=500)            # unbatched, time limit
+    batch = envs.make("my_task", num_envs=1024)               # + auto-reset + vmap
+    envs.names()                                              # sorted names
+
+Every registered environment is also registered with gymnasium as
+`simlab/<GymName>-v0` (see `envs.gym_env` / `envs.gym_vector`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+import re
+from typing import Any, Callable, Literal
+
+from engine.env import Env
+from engine.wrappers import wrap_for_training
+
+_DEFAULT = object()
+
+
+class UnknownEnvironmentError(KeyError):
+    """Raised by `make` for a name that is not registered."""
+
+    def __str__(self) -> str:  # KeyError would quote the whole message
+        return str(self.args[0])
+
+
+@dataclasses.dataclass(frozen=True)
+class EnvEntry:
+    name: str
+    factory: Callable[..., Env]
+    gym_name: str
+    description: str
+
+    @property
+    def gym_id(self) -> str:
+        return f"simlab/{self.gym_name}-v0"
+
+
+_REGISTRY: dict[str, EnvEntry] = {}
+_NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def _camel(name: str) -> str:
+    return "".join(part.capitalize() for part in name.split("_"))
+
+
+def register(name: str, factory: Callable[..., Env], *, gym_name: str | None = None,
+             description: str = "") -> EnvEntry:
+    """Registers `factory(**kwargs) -> Env` under `name` (lower_snake_case).
+
+    Also registers the gymnasium id `simlab/<gym_name>-v0` (default: CamelCase
+    of `name`) with single and vector entry points. Re-registering a name raises.
+    """
+    if not _NAME_PATTERN.match(name):
+        raise ValueError(f"environment names are lower_snake_case (e.g. 'cartpole_swingup'), got {name!r}")
+    if name in _REGISTRY:
+        raise ValueError(f"environment {name!r} is already registered (by {_REGISTRY[name].factory!r})")
+    if not callable(factory):
+        raise TypeError(f"factory for {name!r} must be callable, got {type(factory).__name__}")
+    entry = EnvEntry(name, factory, gym_name or _camel(name), description or _first_line(factory))
+    _REGISTRY[name] = entry
+    from envs import gym_registration  # local import: gymnasium is optional at this layer
+    gym_registration.register_gym(entry)
+    return entry
+
+
+def _first_line(obj: Any) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.splitlines()[0] if doc else ""
+
+
+def names() -> list[str]:
+    """All registered environment names, sorted."""
+    return sorted(_REGISTRY)
+
+
+def entry(name: str) -> EnvEntry:
+    """The registry entry of `name`; raises `UnknownEnvironmentError` with close matches."""
+    if not isinstance(name, str):
+        raise TypeError(f"environment name must be a str, got {type(name).__name__}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+        by_gym = [e.name for e in _REGISTRY.values() if name in (e.gym_name, e.gym_id)]
+        hint = by_gym or close
+        msg = f"unknown environment {name!r}."
+        if hint:
+            msg += f" Did you mean {', '.join(repr(h) for h in hint)}?"
+        msg += f" Registered: {', '.join(names())}. Run `simlab envs` for the list."
+        raise UnknownEnvironmentError(msg) from None
+
+
+def make(
+    name: str,
+    *,
+    episode_length: int | None | object = _DEFAULT,
+    num_envs: int | None = None,
+    auto_reset: Literal["fresh", "cached"] | None = "fresh",
+    **kwargs: Any,
+) -> Env:
+    """Creates a registered environment.
+
+    Args:
+      name: registered name (see `names()`).
+      episode_length: steps before truncation; default: the environment's own
+        (`Env.default_episode_length`); `None` disables the time limit.
+      num_envs: if given, returns a batched environment (leading axis
+        `[num_envs]`) with auto-reset and episode statistics; otherwise an
+        unbatched environment with only the time limit.
+      auto_reset: for batched environments, "fresh" (new random initial state
+        per episode), "cached" (reuse the first) or None (no auto-reset).
+      **kwargs: forwarded to the environment's constructor.
+
+    Raises:
+      UnknownEnvironmentError: unknown `name` (lists close matches).
+      TypeError: an argument the environment does not accept.
+    """
+    spec = entry(name)
+    try:
+        env = spec.factory(**kwargs)
+    except TypeError as err:
+        if "unexpected keyword" in str(err) or "unknown parameter" in str(err):
+            raise TypeError(f"envs.make({name!r}): {err}") from None
+        raise
+    if not isinstance(env, Env):
+        raise TypeError(f"factory of {name!r} returned {type(env).__name__}, not an engine.Env")
+    if episode_length is _DEFAULT:
+        episode_length = env.default_episode_length
+    if num_envs is None:
+        return wrap_for_training(env, None, episode_length, auto_reset=None)
+    return wrap_for_training(env, num_envs, episode_length, auto_reset=auto_reset)

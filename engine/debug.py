@@ -22,7 +22,7 @@ FLOAT_ERRORS = checkify.float_checks | checkify.user_checks | checkify.index_che
 
 
 def checked(fn: Callable, *, jit: bool = True) -> Callable:
-    """Returns `fn` that raises `checkify.JaxRuntimeError` at the first NaN/inf.
+    """Returns `fn` that raises `NonFiniteError` at the first NaN/inf or division by zero.
 
     The error message names the primitive (e.g. `sqrt`, `div`) and the source
     line of our code that generated the non-finite value.
@@ -33,11 +33,28 @@ def checked(fn: Callable, *, jit: bool = True) -> Callable:
 
     def run(*args, **kwargs):
         err, out = checked_fn(*args, **kwargs)
-        err.throw()
+        exc = err.get_exception()
+        if exc is not None:
+            raise NonFiniteError(f"{exc} at {_source_location(exc)}") from exc
         return out
 
     run.__doc__ = f"checkify-checked version of {getattr(fn, '__qualname__', fn)!s}"
     return run
+
+
+class NonFiniteError(FloatingPointError):
+    """A checked function produced NaN/inf or divided by zero; the message names where."""
+
+
+def _source_location(exc) -> str:
+    """The innermost non-JAX frame of a checkify error, as 'file:line (function)'."""
+    traceback_info = getattr(exc, "traceback_info", None)
+    frames = list(getattr(traceback_info, "frames", []) or [])
+    ours = [f for f in frames if "/jax/" not in f.file_name and "/jaxlib/" not in f.file_name]
+    if not ours:
+        return "an unknown location"
+    frame = ours[0]
+    return f"{frame.file_name}:{frame.line_num} ({frame.function_name})"
 
 
 def find_nonfinite(tree) -> list[str]:

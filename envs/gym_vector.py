@@ -66,6 +66,7 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
         self.single_action_space = boundary.to_gym_space(self._env.action_spec)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self._initial_reset_fn = jax.jit(self._fresh_states)
         self._reset_fn = jax.jit(self._masked_reset)
         self._step_fn = jax.jit(self._batched_step)
         self._keys = None
@@ -79,8 +80,6 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
 
     def _masked_reset(self, state, keys, mask):
         keys, fresh = self._fresh_states(keys)
-        if state is None:
-            return fresh, keys
         return jax.vmap(select_tree)(mask, fresh, state), keys
 
     def _batched_step(self, state, keys, needs_reset, actions):
@@ -119,7 +118,10 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
                 raise RuntimeError("a partial reset needs a previous full reset(); call reset() without reset_mask first")
         else:
             mask = np.ones(self.num_envs, np.bool_)
-        self._state, self._keys = self._reset_fn(self._state, self._keys, jnp.asarray(mask))
+        if self._state is None:
+            self._keys, self._state = self._initial_reset_fn(self._keys)
+        else:
+            self._state, self._keys = self._reset_fn(self._state, self._keys, jnp.asarray(mask))
         if self._needs_reset is None:
             self._needs_reset = jnp.zeros(self.num_envs, jnp.bool_)
         self._needs_reset = jnp.logical_and(self._needs_reset, jnp.logical_not(jnp.asarray(mask)))

@@ -87,7 +87,7 @@ def energy(params: CartPoleParams, sim: jax.Array) -> jax.Array:
 
 
 class CartPoleSwingUp(Env):
-    """Harder cart-pole swing-up; see the module docstring for the full definition."""
+    """Cart-pole swing-up, harder variant (Tang & Ha 2021): swing up and balance from wide resets."""
 
     default_episode_length = 1000
 

@@ -43,7 +43,7 @@ def angle_normalize(theta: jax.Array) -> jax.Array:
 
 
 class Pendulum(Env):
-    """Gymnasium-compatible pendulum swing-up; see the module docstring."""
+    """Pendulum swing-up with gymnasium Pendulum-v1 dynamics, reward and limits."""
 
     default_episode_length = 200
 

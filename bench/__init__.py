@@ -1,0 +1,1 @@
+"""Benchmarks: one script per performance claim, each run against its anchor in the same process."""

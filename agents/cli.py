@@ -1,6 +1,8 @@
 """The `simlab` command-line tool.
 
     simlab envs [--json]                      list environments with their sizes
+    simlab train ENV --agent ppo ...          train in-process; metrics.csv, checkpoints, plot
+    simlab eval ENV --checkpoint DIR          evaluate a trained run
     simlab bench steps --env NAME ...         env-steps/s vs batch size (bench/steps.py)
     simlab bench physics --env ant ...        physics throughput vs Brax/MuJoCo (bench/physics.py)
     simlab --help
@@ -79,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark")
     p_bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark (see `simlab bench NAME --help`)")
     p_bench.set_defaults(func=_cmd_bench)
+
+    from agents.cli_train import add_eval_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_eval_parser(sub)
 
     p_recsim = sub.add_parser("recsim", help="recommender-ecosystem simulations (see `simlab recsim --help`)",
                               add_help=False)

@@ -1,0 +1,75 @@
+"""Agent factories and per-environment default configurations.
+
+    agent = make_agent("ppo", "cartpole_swingup", overrides={"learning_rate": 5e-4})
+
+`DEFAULTS[(algo, env)]` holds tuned settings; unknown algorithms or config
+fields raise errors listing the valid ones.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+_FACTORIES: dict[str, tuple[Callable, type]] = {}
+
+DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
+    ("ppo", "cartpole_swingup"): dict(num_envs=128, rollout_length=64, epochs=4, num_minibatches=8,
+                                      learning_rate=1e-3, gamma=0.99, reward_scale=0.1),
+    ("ppo", "pendulum"): dict(num_envs=64, rollout_length=128, epochs=10, num_minibatches=8,
+                              learning_rate=1e-3, gamma=0.9, reward_scale=0.1),
+}
+DEFAULT_STEPS: dict[tuple[str, str], int] = {
+    ("ppo", "cartpole_swingup"): 2_000_000,
+    ("ppo", "pendulum"): 1_500_000,
+}
+
+
+def _load_builtin() -> None:
+    if _FACTORIES:
+        return
+    from agents.ppo import PPOConfig, make_ppo
+
+    _FACTORIES["ppo"] = (make_ppo, PPOConfig)
+    try:
+        from agents.sac import SACConfig, make_sac
+
+        _FACTORIES["sac"] = (make_sac, SACConfig)
+    except ImportError:
+        pass
+    try:
+        from agents.apg import APGConfig, make_apg
+
+        _FACTORIES["apg"] = (make_apg, APGConfig)
+    except ImportError:
+        pass
+
+
+def algorithms() -> list[str]:
+    _load_builtin()
+    return sorted(_FACTORIES)
+
+
+def make_config(algo: str, env_name: str, overrides: dict[str, Any] | None = None):
+    """The config dataclass for `algo` on `env_name`: defaults, then `overrides`."""
+    _load_builtin()
+    if algo not in _FACTORIES:
+        raise ValueError(f"unknown agent {algo!r}; choose one of {algorithms()}")
+    _, config_cls = _FACTORIES[algo]
+    values = {**DEFAULTS.get((algo, env_name), {}), **(overrides or {})}
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise ValueError(f"unknown {algo} config field(s) {unknown}; valid fields: {sorted(fields)}")
+    return config_cls(**values)
+
+
+def default_steps(algo: str, env_name: str) -> int:
+    return DEFAULT_STEPS.get((algo, env_name), 1_000_000)
+
+
+def make_agent(algo: str, env_name: str, overrides: dict[str, Any] | None = None,
+               total_steps: int | None = None, env_kwargs: dict[str, Any] | None = None):
+    """Builds agent `algo` for registered environment `env_name`."""
+    config = make_config(algo, env_name, overrides)
+    factory, _ = _FACTORIES[algo]
+    return factory(env_name, config, total_steps=total_steps, **(env_kwargs or {}))

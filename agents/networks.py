@@ -23,14 +23,24 @@ def _activation(name: str):
     return ACTIVATIONS[name]
 
 
-def mlp(hidden: Sequence[int], out: int, activation: str, final_scale: float = 1.0, name: str | None = None):
-    """An MLP with orthogonal init (gain sqrt 2) and a scaled final layer."""
-    act = _activation(activation)
-    layers = []
-    for i, width in enumerate(hidden):
-        layers += [hk.Linear(width, w_init=hk.initializers.Orthogonal(np.sqrt(2.0)), name=f"hidden_{i}"), act]
-    layers.append(hk.Linear(out, w_init=hk.initializers.Orthogonal(final_scale), name="out"))
-    return hk.Sequential(layers, name=name)
+class MLP(hk.Module):
+    """Linear layers with orthogonal init (gain sqrt 2) and a final layer of gain `final_scale`."""
+
+    def __init__(self, hidden: Sequence[int], out: int, activation: str, final_scale: float = 1.0,
+                 name: str | None = None):
+        super().__init__(name=name)
+        self.hidden, self.out, self.final_scale = tuple(hidden), out, final_scale
+        self.activation = _activation(activation)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        for i, width in enumerate(self.hidden):
+            x = self.activation(hk.Linear(width, w_init=hk.initializers.Orthogonal(np.sqrt(2.0)), name=f"hidden_{i}")(x))
+        return hk.Linear(self.out, w_init=hk.initializers.Orthogonal(self.final_scale), name="out")(x)
+
+
+def mlp(hidden: Sequence[int], out: int, activation: str, final_scale: float = 1.0, name: str | None = None) -> MLP:
+    """Shorthand for `MLP(...)` (must be called inside an `hk.transform`)."""
+    return MLP(hidden, out, activation, final_scale, name=name)
 
 
 def make_gaussian_policy(action_size: int, hidden: Sequence[int] = (64, 64), activation: str = "tanh",

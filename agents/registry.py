@@ -17,10 +17,17 @@ DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
                                       learning_rate=1e-3, gamma=0.99, reward_scale=0.1),
     ("ppo", "pendulum"): dict(num_envs=64, rollout_length=128, epochs=10, num_minibatches=8,
                               learning_rate=1e-3, gamma=0.9, reward_scale=0.1),
+    ("ppo", "pendulum_balance"): dict(num_envs=64, rollout_length=128, epochs=10, num_minibatches=8,
+                                      learning_rate=1e-3, gamma=0.9, reward_scale=0.1),
+    ("sac", "pendulum"): dict(num_envs=4, env_steps_per_iteration=50, grad_updates_per_step=4,
+                              warmup_steps=1000, learning_rate=3e-4, hidden=(128, 128)),
 }
 DEFAULT_STEPS: dict[tuple[str, str], int] = {
     ("ppo", "cartpole_swingup"): 2_000_000,
     ("ppo", "pendulum"): 1_500_000,
+    ("sac", "pendulum"): 20_000,
+    ("apg", "pendulum_balance"): 100_000,
+    ("ppo", "pendulum_balance"): 1_000_000,
 }
 
 

@@ -10,9 +10,10 @@ Importing `envs` also registers every environment with gymnasium as
 """
 from envs.registry import UnknownEnvironmentError, entry, make, names, register
 from envs.classic.cartpole_swingup import CartPoleSwingUp
-from envs.classic.pendulum import Pendulum
+from envs.classic.pendulum import Pendulum, balance_pendulum
 
 register("cartpole_swingup", CartPoleSwingUp, gym_name="CartPoleSwingUp")
 register("pendulum", Pendulum, gym_name="Pendulum")
+register("pendulum_balance", balance_pendulum, gym_name="PendulumBalance")
 
 __all__ = ["make", "names", "register", "entry", "UnknownEnvironmentError"]

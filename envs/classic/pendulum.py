@@ -7,7 +7,7 @@
 | reward | `-(angle_normalize(theta)^2 + 0.1 theta'^2 + 0.001 u^2)` |
 | termination | never |
 | truncation | 200 steps (via `envs.make`'s time limit) |
-| reset | theta ~ U(-pi, pi), theta' ~ U(-1, 1) |
+| reset | theta ~ U(-pi, pi), theta' ~ U(-1, 1) (`reset_theta=0.5` gives a balancing task) |
 
 Dynamics (semi-implicit Euler, dt = 0.05 s, g = 10, m = 1, l = 1):
 `theta'' = 3 g / (2 l) sin theta + 3 / (m l^2) u`, `theta'` clipped to [-8, 8].
@@ -35,6 +35,8 @@ class PendulumParams:
     dt: float = 0.05
     max_speed: float = 8.0
     max_torque: float = 2.0
+    reset_theta: float = float(np.pi)  # initial angle ~ U(-reset_theta, reset_theta); pi = gymnasium
+    reset_theta_dot: float = 1.0
 
 
 def angle_normalize(theta: jax.Array) -> jax.Array:
@@ -67,7 +69,8 @@ class Pendulum(Env):
         return BoxSpec(shape=(1,), low=-t, high=t)
 
     def reset(self, key: jax.Array) -> State:
-        sim = jax.random.uniform(key, (2,), jnp.float32, -1.0, 1.0) * jnp.array([np.pi, 1.0], jnp.float32)
+        half_range = jnp.array([self.params.reset_theta, self.params.reset_theta_dot], jnp.float32)
+        sim = jax.random.uniform(key, (2,), jnp.float32, -1.0, 1.0) * half_range
         return initial_state(sim, self._observe(sim))
 
     def step(self, state: State, action: jax.Array) -> State:
@@ -98,3 +101,8 @@ class Pendulum(Env):
         canvas.line((0.0, 0.0), tip, (200, 60, 60), 8)
         canvas.circle((0.0, 0.0), 0.06, (30, 30, 30))
         return canvas.pixels
+
+
+def balance_pendulum(**overrides) -> Pendulum:
+    """Inverted-pendulum balancing: Pendulum-v1 dynamics started within 0.3 rad of upright."""
+    return Pendulum(**{"reset_theta": 0.3, **overrides})

@@ -1,0 +1,57 @@
+"""An on-device uniform replay buffer as a frozen dataclass of pure functions.
+
+    buffer = make_replay_buffer(capacity=100_000, example=transition_without_batch_axis)
+    data = buffer.init()
+    data = buffer.add(data, batch)            # batch: leaves [n, ...]
+    sample = buffer.sample(data, key, 256)    # leaves [256, ...]
+
+Storage is a ring: once full, the oldest entries are overwritten. Shapes are
+fixed, so `add` and `sample` jit once and contain no branches.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from engine.struct import pytree_dataclass
+
+
+@pytree_dataclass
+class ReplayData:
+    storage: Any  # leaves [capacity, ...]
+    position: jax.Array  # int32, next write index
+    size: jax.Array  # int32, number of valid entries
+
+
+@dataclasses.dataclass(frozen=True)
+class ReplayBuffer:
+    capacity: int
+    example: Any
+
+    def init(self) -> ReplayData:
+        storage = jax.tree_util.tree_map(lambda x: jnp.zeros((self.capacity, *jnp.shape(x)), jnp.asarray(x).dtype),
+                                         self.example)
+        return ReplayData(storage, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+    def add(self, data: ReplayData, batch: Any) -> ReplayData:
+        n = jax.tree_util.tree_leaves(batch)[0].shape[0]
+        if n > self.capacity:
+            raise ValueError(f"cannot add {n} items to a replay buffer of capacity {self.capacity}")
+        index = (data.position + jnp.arange(n)) % self.capacity
+        storage = jax.tree_util.tree_map(lambda s, b: s.at[index].set(b.astype(s.dtype)), data.storage, batch)
+        return ReplayData(storage, (data.position + n) % self.capacity, jnp.minimum(data.size + n, self.capacity))
+
+    def sample(self, data: ReplayData, key: jax.Array, batch_size: int) -> Any:
+        """Uniform sample (with replacement) of `batch_size` valid entries; needs size >= 1."""
+        index = jax.random.randint(key, (batch_size,), 0, jnp.maximum(data.size, 1))
+        return jax.tree_util.tree_map(lambda s: s[index], data.storage)
+
+
+def make_replay_buffer(capacity: int, example: Any) -> ReplayBuffer:
+    """A buffer holding `capacity` items shaped like `example` (a pytree without batch axis)."""
+    if not isinstance(capacity, int) or capacity < 1:
+        raise ValueError(f"replay capacity must be a positive int, got {capacity!r}")
+    return ReplayBuffer(capacity, example)

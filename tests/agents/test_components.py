@@ -1,0 +1,112 @@
+"""Shared agent pieces against hand-computed and reference values."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from scipy import stats
+
+from agents import normalization
+from agents.distributions import Categorical, Gaussian, TanhGaussian
+from agents.gae import compute_gae
+from agents.ppo import losses
+from agents.replay import make_replay_buffer
+
+
+def test_gaussian_log_prob_and_entropy_match_scipy():
+    mean, log_std = jnp.array([[0.3, -1.0]]), jnp.array([[-0.2, 0.5]])
+    x = jnp.array([[0.1, 0.4]])
+    dist = Gaussian(mean, log_std)
+    ref = stats.norm(np.asarray(mean), np.exp(np.asarray(log_std)))
+    np.testing.assert_allclose(dist.log_prob(x), ref.logpdf(np.asarray(x)).sum(-1), rtol=1e-5)
+    np.testing.assert_allclose(dist.entropy(), ref.entropy().sum(-1), rtol=1e-5)
+
+
+def test_tanh_gaussian_change_of_variables():
+    dist = TanhGaussian(jnp.array([[0.4, -0.3]]), jnp.array([[-0.5, 0.1]]))
+    action, log_prob = dist.sample_and_log_prob(jax.random.key(0))
+    np.testing.assert_allclose(log_prob, dist.log_prob(action), rtol=1e-4)
+    # density of y = tanh(u): p(u) / prod(1 - y^2)
+    u = np.arctanh(np.asarray(action))
+    ref = stats.norm([0.4, -0.3], np.exp([-0.5, 0.1])).logpdf(u).sum() - np.log(1 - np.asarray(action) ** 2).sum()
+    np.testing.assert_allclose(log_prob[0], ref, rtol=1e-4)
+    # it integrates to one (1-D check on a grid)
+    d1 = TanhGaussian(jnp.array([0.4]), jnp.array([-0.5]))
+    grid = jnp.linspace(-0.9999, 0.9999, 20001)[:, None]
+    mass = np.trapezoid(np.exp(np.asarray(jax.vmap(d1.log_prob)(grid))), np.asarray(grid[:, 0]))
+    assert abs(mass - 1.0) < 2e-3
+
+
+def test_categorical():
+    logits = jnp.array([1.0, 0.0, -1.0])
+    dist = Categorical(logits)
+    p = np.exp(logits) / np.exp(logits).sum()
+    np.testing.assert_allclose(dist.log_prob(jnp.array(2)), np.log(p[2]), rtol=1e-6)
+    np.testing.assert_allclose(dist.entropy(), -(p * np.log(p)).sum(), rtol=1e-6)
+    samples = jax.vmap(Categorical(logits).sample)(jax.random.split(jax.random.key(0), 20000))
+    np.testing.assert_allclose(np.bincount(np.asarray(samples), minlength=3) / 20000, p, atol=0.01)
+
+
+def test_gae_bootstraps_at_truncation_but_not_termination():
+    gamma, lam = 0.9, 0.8
+    rewards = jnp.array([[1.0], [2.0], [3.0], [4.0]])
+    values = jnp.array([[0.5], [0.6], [0.7], [0.8]])
+    next_values = jnp.array([[0.6], [10.0], [0.8], [0.9]])  # step 1 truncates (10.0 = V(final obs))
+    terminated = jnp.array([[0], [0], [0], [1]], bool)
+    truncated = jnp.array([[0], [1], [0], [0]], bool)
+    adv, ret = compute_gae(rewards, values, next_values, terminated, truncated, gamma, lam)
+    d3 = 4.0 - 0.8  # terminal: no bootstrap
+    d2 = 3.0 + gamma * 0.8 - 0.7
+    d1 = 2.0 + gamma * 10.0 - 0.6  # truncated: bootstrap from the final observation
+    d0 = 1.0 + gamma * 0.6 - 0.5
+    a3 = d3
+    a2 = d2 + gamma * lam * a3
+    a1 = d1  # the recursion stops at the episode end
+    a0 = d0 + gamma * lam * a1
+    np.testing.assert_allclose(adv[:, 0], [a0, a1, a2, a3], rtol=1e-6)
+    np.testing.assert_allclose(ret, adv + values, rtol=1e-6)
+
+
+def test_running_normalization_matches_numpy():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, size=(n, 4)).astype(np.float32) for n in (7, 100, 33)]
+    s = normalization.init_stats(4)
+    for b in batches:
+        s = normalization.update_stats(s, jnp.asarray(b))
+    everything = np.concatenate(batches)
+    np.testing.assert_allclose(s.mean, everything.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(s.var, everything.var(0), rtol=1e-4)
+    z = normalization.normalize(s, jnp.asarray(everything))
+    np.testing.assert_allclose(np.asarray(z).mean(0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(np.asarray(z).std(0), 1.0, atol=1e-3)
+    fresh = normalization.init_stats(4)
+    np.testing.assert_array_equal(normalization.normalize(fresh, jnp.ones(4)), jnp.ones(4))
+
+
+def test_ppo_loss_terms_by_hand():
+    log_prob = jnp.log(jnp.array([1.5, 0.5, 1.1]))
+    old = jnp.zeros(3)
+    adv = jnp.array([1.0, 1.0, -2.0])
+    loss, frac = losses.clipped_policy_loss(log_prob, old, adv, clip_eps=0.2)
+    # ratios 1.5 (clipped to 1.2 for A>0), 0.5 (unclipped min for A>0), 1.1 (inside)
+    expected = -np.mean([1.2 * 1.0, 0.5 * 1.0, 1.1 * -2.0])
+    np.testing.assert_allclose(loss, expected, rtol=1e-6)
+    np.testing.assert_allclose(frac, 2 / 3, rtol=1e-6)
+    v = losses.value_loss(jnp.array([2.0]), jnp.array([1.0]), jnp.array([3.0]), clip_eps=0.5)
+    np.testing.assert_allclose(v, 0.5 * max((2 - 3) ** 2, (1.5 - 3) ** 2))
+    np.testing.assert_allclose(losses.value_loss(jnp.array([2.0]), jnp.array([1.0]), jnp.array([3.0]), 0.0), 0.5)
+
+
+def test_replay_buffer_wraps_and_samples_valid_entries():
+    buf = make_replay_buffer(5, {"x": jnp.zeros(())})
+    data = buf.init()
+    data = buf.add(data, {"x": jnp.arange(3.0)})
+    assert int(data.size) == 3
+    samples = buf.sample(data, jax.random.key(0), 200)["x"]
+    assert set(np.asarray(samples).tolist()) == {0.0, 1.0, 2.0}
+    data = buf.add(data, {"x": jnp.arange(3.0, 7.0)})  # 7 items into 5 slots: 0 and 1 overwritten
+    assert int(data.size) == 5 and int(data.position) == 2
+    assert sorted(np.asarray(data.storage["x"]).tolist()) == [2.0, 3.0, 4.0, 5.0, 6.0]
+    with pytest.raises(ValueError, match="capacity"):
+        buf.add(data, {"x": jnp.zeros(6)})
+    with pytest.raises(ValueError, match="positive int"):
+        make_replay_buffer(0, {"x": jnp.zeros(())})

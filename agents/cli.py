@@ -21,6 +21,7 @@ BENCHMARKS = {
     "steps": ("bench.steps", "env-steps/s vs number of environments, against gymnasium's JAX vector env"),
     "physics": ("bench.physics", "Ant/Humanoid physics throughput against Brax and MuJoCo"),
     "recsim": ("bench.recsim", "recommender-ecosystem user-steps/s"),
+    "apg_vs_ppo": ("bench.apg_vs_ppo", "sample efficiency of analytic policy gradients vs PPO"),
 }
 
 

@@ -56,3 +56,12 @@ def summarize(returns) -> dict[str, float]:
     """`{"mean_return", "std_return", "episodes"}` of a returns array."""
     returns = np.asarray(returns, np.float64)
     return {"mean_return": float(returns.mean()), "std_return": float(returns.std()), "episodes": int(returns.size)}
+
+
+def mean_finished_return(info: dict) -> jax.Array:
+    """Mean `last_episode_return` over environments that finished an episode (0 if none).
+
+    `info` is a batched `State.info` from `engine.EpisodeStatistics`.
+    """
+    finished = info["episodes_finished"] > 0
+    return jnp.sum(jnp.where(finished, info["last_episode_return"], 0.0)) / jnp.maximum(jnp.sum(finished), 1)

@@ -21,6 +21,7 @@ import optax
 import envs
 from agents import networks
 from agents.actions import ActionScaler
+from agents.evaluation import mean_finished_return
 from engine.env import Env, State
 from engine.struct import pytree_dataclass
 
@@ -112,10 +113,8 @@ class APG:
         updates, opt_state = self.optimizer.update(grads, state.opt_state, state.policy_params)
         params = optax.apply_updates(state.policy_params, updates)
         final = jax.lax.stop_gradient(final)
-        finished = final.info["episodes_finished"] > 0
         metrics = {"loss": loss, "grad_norm": grad_norm, "reward_per_step": jnp.mean(rewards),
-                   "train_return": jnp.sum(jnp.where(finished, final.info["last_episode_return"], 0.0)) /
-                   jnp.maximum(jnp.sum(finished), 1)}
+                   "train_return": mean_finished_return(final.info)}
         return APGState(params, opt_state, final, state.key, state.iteration + 1,
                         state.env_steps + self.steps_per_iteration), metrics
 

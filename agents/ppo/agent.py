@@ -17,6 +17,7 @@ import optax
 import envs
 from agents import networks, normalization
 from agents.actions import ActionScaler
+from agents.evaluation import mean_finished_return
 from agents.gae import compute_gae
 from agents.ppo import losses
 from agents.ppo.config import PPOConfig
@@ -138,10 +139,8 @@ class PPO:
             jax.random.split(update_key, cfg.epochs))
 
         obs_stats = normalization.update_stats(state.obs_stats, tr.obs) if cfg.normalize_obs else state.obs_stats
-        finished = env_state.info["episodes_finished"] > 0
         metrics = {k: jnp.mean(v) for k, v in aux.items()}
-        metrics["train_return"] = jnp.sum(jnp.where(finished, env_state.info["last_episode_return"], 0.0)) / \
-            jnp.maximum(jnp.sum(finished), 1)
+        metrics["train_return"] = mean_finished_return(env_state.info)
         metrics["reward_per_step"] = jnp.mean(tr.reward)
         new_state = PPOState(
             policy_params=params[0], value_params=params[1], opt_state=opt_state, obs_stats=obs_stats,

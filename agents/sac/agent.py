@@ -18,6 +18,7 @@ import optax
 import envs
 from agents import networks
 from agents.actions import ActionScaler
+from agents.evaluation import mean_finished_return
 from agents.replay import ReplayBuffer, ReplayData, make_replay_buffer
 from engine.env import Env, State
 from engine.struct import pytree_dataclass
@@ -177,11 +178,8 @@ class SAC:
         key, loop_key = jax.random.split(state.key)
         state, metrics = jax.lax.scan(self._env_step, state.replace(key=key),
                                       jax.random.split(loop_key, self.config.env_steps_per_iteration))
-        info = state.env_state.info
-        finished = info["episodes_finished"] > 0
         metrics = jax.tree_util.tree_map(jnp.mean, metrics)
-        metrics["train_return"] = jnp.sum(jnp.where(finished, info["last_episode_return"], 0.0)) / jnp.maximum(
-            jnp.sum(finished), 1)
+        metrics["train_return"] = mean_finished_return(state.env_state.info)
         return state.replace(iteration=state.iteration + 1,
                              env_steps=state.env_steps + self.steps_per_iteration), metrics
 

@@ -67,10 +67,11 @@ class RunLog:
             pts = [(s, r[key]) for s, r in zip(steps, rows) if key in r and math.isfinite(r[key])]
             if pts:
                 xs, ys = zip(*pts)
-                ax.plot(xs, ys, marker="o" if key == "eval_return" else None, label=label)
+                (line,) = ax.plot(xs, ys, marker="o" if key == "eval_return" else None, label=label)
                 if key == "eval_return":
                     std = [r.get("eval_return_std", 0.0) for r in rows if math.isfinite(r.get(key, float("nan")))]
-                    ax.fill_between(xs, [y - s for y, s in zip(ys, std)], [y + s for y, s in zip(ys, std)], alpha=0.2)
+                    ax.fill_between(xs, [y - s for y, s in zip(ys, std)], [y + s for y, s in zip(ys, std)],
+                                    color=line.get_color(), alpha=0.15, label="eval ± 1 std")
         ax.set_xlabel("environment steps")
         ax.set_ylabel("episode return")
         ax.set_title(title)

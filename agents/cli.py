@@ -32,17 +32,19 @@ def _cmd_envs(args) -> int:
     for name in envs.names():
         entry = envs.entry(name)
         env = envs.make(name)
-        rows.append({"name": name, "gym_id": entry.gym_id, "observation_size": env.observation_size,
+        rows.append({"name": name, "gym_id": entry.gym_id if entry.gym else None,
+                     "observation_shape": list(env.observation_spec.shape), "observation_size": env.observation_size,
                      "action_size": env.action_size, "action": type(env.action_spec).__name__.replace("Spec", ""),
                      "episode_length": env.default_episode_length, "dt": env.dt, "description": entry.description})
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
-    header = f"{'name':<22} {'gymnasium id':<32} {'obs':>5} {'act':>5} {'kind':<9} {'steps':>6}  description"
+    header = f"{'name':<22} {'gymnasium id':<32} {'obs':>6} {'act':>5} {'kind':<9} {'steps':>6}  description"
     print(header)
     print("-" * len(header))
     for r in rows:
-        print(f"{r['name']:<22} {r['gym_id']:<32} {r['observation_size']:>5} {r['action_size']:>5} "
+        obs = "x".join(str(d) for d in r["observation_shape"])
+        print(f"{r['name']:<22} {r['gym_id'] or '- (multi-agent)':<32} {obs:>6} {r['action_size']:>5} "
               f"{r['action']:<9} {r['episode_length'] or '-':>6}  {r['description']}")
     return 0
 

@@ -113,6 +113,11 @@ class Env(abc.ABC):
         """The innermost environment (itself, for an unwrapped one)."""
         return self
 
+    @property
+    def supports_rendering(self) -> bool:
+        """Whether `render_rgb` is implemented by this environment."""
+        return type(self.unwrapped).render_rgb is not Env.render_rgb
+
     def render_rgb(self, state: State, width: int = 320, height: int = 240):
         """An `[height, width, 3]` uint8 frame of an *unbatched* state (host NumPy).
 

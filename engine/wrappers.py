@@ -177,10 +177,10 @@ class EpisodeStatistics(Wrapper):
 
     def reset(self, key: jax.Array) -> State:
         state = self.env.reset(key)
-        zeros = {
-            "episode_return": jnp.zeros((), jnp.float32),
+        zeros = {  # returns take the reward's shape (e.g. [num_agents] for multi-agent envs)
+            "episode_return": jnp.zeros_like(state.reward, jnp.float32),
             "episode_length": jnp.zeros((), jnp.int32),
-            "last_episode_return": jnp.zeros((), jnp.float32),
+            "last_episode_return": jnp.zeros_like(state.reward, jnp.float32),
             "last_episode_length": jnp.zeros((), jnp.int32),
             "episodes_finished": jnp.zeros((), jnp.int32),
         }

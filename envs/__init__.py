@@ -11,9 +11,13 @@ Importing `envs` also registers every environment with gymnasium as
 from envs.registry import UnknownEnvironmentError, entry, make, names, register
 from envs.classic.cartpole_swingup import CartPoleSwingUp
 from envs.classic.pendulum import Pendulum, balance_pendulum
+from envs.navigation.goal_navigation import GoalNavigation
+from envs.navigation.rendezvous import Rendezvous
 
 register("cartpole_swingup", CartPoleSwingUp, gym_name="CartPoleSwingUp")
 register("pendulum", Pendulum, gym_name="Pendulum")
 register("pendulum_balance", balance_pendulum, gym_name="PendulumBalance")
+register("goal_navigation", GoalNavigation, gym_name="GoalNavigation")
+register("rendezvous", Rendezvous, gym_name="Rendezvous", gym=False)
 
 __all__ = ["make", "names", "register", "entry", "UnknownEnvironmentError"]

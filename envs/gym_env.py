@@ -36,15 +36,16 @@ class SimlabGymEnv(gymnasium.Env):
 
     def __init__(self, env_name: str, render_mode: str | None = None, episode_length=_DEFAULT,
                  debug: bool = False, **env_kwargs: Any):
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.env_name = env_name
-        self.render_mode = render_mode
         self._env = make(env_name, episode_length=episode_length, **env_kwargs)
+        modes = ["rgb_array"] if self._env.supports_rendering else []
+        if render_mode is not None and render_mode not in modes:
+            raise ValueError(f"render_mode must be one of {[None] + modes} for {env_name}, got {render_mode!r}")
+        self.render_mode = render_mode
         self.observation_space = boundary.to_gym_space(self._env.observation_spec)
         self.action_space = boundary.to_gym_space(self._env.action_spec)
         dt = self._env.dt
-        self.metadata = {**self.metadata, "render_fps": int(round(1.0 / dt)) if dt > 0 else 30}
+        self.metadata = {**self.metadata, "render_modes": modes, "render_fps": int(round(1.0 / dt)) if dt > 0 else 30}
         self._reset_fn = jax.jit(self._env.reset)
         self._step_fn = engine_debug.checked(self._env.step) if debug else jax.jit(self._env.step)
         self._key = None

@@ -53,14 +53,15 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
                  render_mode: str | None = None, episode_length=_DEFAULT, **env_kwargs: Any):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.env_name = env_name
         self.num_envs = int(num_envs)
-        self.render_mode = render_mode
         self._env = make(env_name, episode_length=episode_length, **env_kwargs)
+        modes = ["rgb_array"] if self._env.supports_rendering else []
+        if render_mode is not None and render_mode not in modes:
+            raise ValueError(f"render_mode must be one of {[None] + modes} for {env_name}, got {render_mode!r}")
+        self.render_mode = render_mode
         self._mode = _parse_mode(autoreset_mode)
-        self.metadata = {"autoreset_mode": self._mode, "render_modes": ["rgb_array"],
+        self.metadata = {"autoreset_mode": self._mode, "render_modes": modes,
                          "render_fps": int(round(1.0 / self._env.dt)) if self._env.dt > 0 else 30}
         self.single_observation_space = boundary.to_gym_space(self._env.observation_spec)
         self.single_action_space = boundary.to_gym_space(self._env.action_spec)

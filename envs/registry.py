@@ -35,6 +35,7 @@ class EnvEntry:
     factory: Callable[..., Env]
     gym_name: str
     description: str
+    gym: bool = True
 
     @property
     def gym_id(self) -> str:
@@ -50,11 +51,13 @@ def _camel(name: str) -> str:
 
 
 def register(name: str, factory: Callable[..., Env], *, gym_name: str | None = None,
-             description: str = "") -> EnvEntry:
+             description: str = "", gym: bool = True) -> EnvEntry:
     """Registers `factory(**kwargs) -> Env` under `name` (lower_snake_case).
 
     Also registers the gymnasium id `simlab/<gym_name>-v0` (default: CamelCase
-    of `name`) with single and vector entry points. Re-registering a name raises.
+    of `name`) with single and vector entry points, unless `gym=False` (multi-agent
+    environments, whose rewards are per-agent arrays, use their own adapters).
+    Re-registering a name raises.
     """
     if not _NAME_PATTERN.match(name):
         raise ValueError(f"environment names are lower_snake_case (e.g. 'cartpole_swingup'), got {name!r}")
@@ -62,10 +65,11 @@ def register(name: str, factory: Callable[..., Env], *, gym_name: str | None = N
         raise ValueError(f"environment {name!r} is already registered (by {_REGISTRY[name].factory!r})")
     if not callable(factory):
         raise TypeError(f"factory for {name!r} must be callable, got {type(factory).__name__}")
-    entry = EnvEntry(name, factory, gym_name or _camel(name), description or _first_line(factory))
+    entry = EnvEntry(name, factory, gym_name or _camel(name), description or _first_line(factory), gym)
     _REGISTRY[name] = entry
-    from envs import gym_registration  # local import: gymnasium is optional at this layer
-    gym_registration.register_gym(entry)
+    if gym:
+        from envs import gym_registration  # local import: gymnasium is optional at this layer
+        gym_registration.register_gym(entry)
     return entry
 
 

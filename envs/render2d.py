@@ -54,3 +54,11 @@ class Canvas:
         mask = ((self._wx >= lower_left[0]) & (self._wx <= upper_right[0])
                 & (self._wy >= lower_left[1]) & (self._wy <= upper_right[1]))
         self._paint(mask, color)
+
+    def polygon(self, vertices, color) -> None:
+        """A filled convex polygon with `vertices [N, 2]` in counter-clockwise order (world coordinates)."""
+        v = np.asarray(vertices, float)
+        inside = np.ones_like(self._wx, dtype=bool)
+        for a, b in zip(v, np.roll(v, -1, axis=0)):
+            inside &= (b[0] - a[0]) * (self._wy - a[1]) - (b[1] - a[1]) * (self._wx - a[0]) >= 0
+        self._paint(inside, color)

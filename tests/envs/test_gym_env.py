@@ -8,16 +8,19 @@ import envs
 from envs.boundary import NonFiniteStateError
 
 
-@pytest.mark.parametrize("name", ["cartpole_swingup", "pendulum"])
+@pytest.mark.parametrize("name", [n for n in envs.names() if envs.entry(n).gym])
 def test_check_env_passes(name):
-    env = gymnasium.make(envs.entry(name).gym_id, render_mode="rgb_array")
-    check_env(env.unwrapped, skip_render_check=False)
+    renders = envs.make(name).supports_rendering
+    env = gymnasium.make(envs.entry(name).gym_id, render_mode="rgb_array" if renders else None)
+    check_env(env.unwrapped, skip_render_check=not renders)
     obs, info = env.reset(seed=3)
     assert isinstance(obs, np.ndarray) and obs.dtype == np.float32 and env.observation_space.contains(obs)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert type(reward) is float and type(terminated) is bool and type(truncated) is bool
+    if not renders:
+        return
     frame = env.render()
-    assert frame.shape == (240, 320, 3) and frame.dtype == np.uint8
+    assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
 
 
 def test_seeding_is_reproducible():

@@ -1,0 +1,14 @@
+"""Branch-free, differentiable rigid-body physics in generalized coordinates.
+
+Public API:
+  load_mjcf(path_or_xml, substeps=1) -> System
+  init(sys, q, qd) -> State
+  step(sys, state, ctrl) -> State
+See docs/physics.md for the equations and limits.
+"""
+from engine.physics.collision import Contact
+from engine.physics.mjcf import IGNORED_FEATURES, load_mjcf
+from engine.physics.model import System
+from engine.physics.pipeline import State, contact_geoms, init, step
+
+__all__ = ["Contact", "IGNORED_FEATURES", "State", "System", "contact_geoms", "init", "load_mjcf", "step"]

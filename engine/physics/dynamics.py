@@ -1,0 +1,226 @@
+"""Joint-space dynamics: mass matrix, bias forces, actuators, and the soft
+contact / joint-limit terms, all as dense `[nv]` / `[nv, nv]` arrays.
+
+Spatial algebra in the tree-reference frame (see `kinematics`): motion
+`[w; v]`, force `[n; f]`, body inertia `(m, h = m·c, I_ref)` with
+`I·[w; v] = [I_ref w + h × v; m v - h × w]`.
+
+  * Mass matrix (composite rigid bodies): `M[i, k] = S_i · (Ic_{body(k)} S_k)`
+    for dof i an ancestor of dof k, where `Ic` sums inertias over a subtree.
+    With one frame per tree the subtree sums need no transforms, so they are
+    a static `[nb, nb]` 0/1 matrix product.
+  * Bias forces (recursive Newton–Euler with zero joint acceleration and the
+    base accelerating at `-gravity`): `C_k = S_k · Σ_subtree (I a + v ×* I v)`.
+  * Soft constraints (contacts, joint limits) act along a Jacobian row `J`
+    with force `K·pen − B·J qd` (normal) and regularized Coulomb friction
+    `−μ f_n v_t / sqrt(|v_t|² + ε²)`; their stiffness/damping go into the
+    linear system so they are integrated implicitly (see `pipeline`).
+"""
+from __future__ import annotations
+
+import functools
+
+import jax.numpy as jnp
+import numpy as np
+
+from engine.physics import collision
+from engine.physics import math as pm
+from engine.physics import model as M
+
+FRICTION_VELOCITY_EPS = 1e-3  # m/s: below this the friction cone behaves like a stiff viscous stick.
+
+
+def _inertia_apply(mass, h, inertia, ang, lin):
+    return pm.mat_vec(inertia, ang) + pm.cross(h, lin), mass[:, None] * lin - pm.cross(h, ang)
+
+
+def mass_matrix(sys: M.System, kin) -> jnp.ndarray:
+    """Joint-space inertia `[nv, nv]` (without armature)."""
+    arr = M.tree_arrays(sys.tree)
+    dof_body = np.asarray(sys.tree.dof_body)
+    subtree = arr["subtree"]
+    mass = pm.static_matmul(subtree, sys.body_mass)
+    h = pm.static_matmul(subtree, sys.body_mass[:, None] * kin.com)
+    inertia = pm.static_matmul(subtree, kin.inertia_ref)
+    f_ang, f_lin = _inertia_apply(mass[dof_body], h[dof_body], inertia[dof_body], kin.dof_ang, kin.dof_lin)
+    sf = pm.dot(kin.dof_ang[:, None, :], f_ang[None]) + pm.dot(kin.dof_lin[:, None, :], f_lin[None])
+    # sf[i, k] is valid where dof i is an ancestor of (or is) dof k; mirror it.
+    strict = arr["dof_anc"] & ~np.eye(sys.nv, dtype=bool)
+    return jnp.where(arr["dof_anc"], sf, 0.0) + jnp.where(strict.T, sf.T, 0.0)
+
+
+def bias_force(sys: M.System, kin, qd: jnp.ndarray) -> jnp.ndarray:
+    """Coriolis, centrifugal and gravity forces `C(q, qd)` `[nv]`: `M qdd + C = tau`."""
+    arr = M.tree_arrays(sys.tree)
+    dof_body = np.asarray(sys.tree.dof_body)
+    body_dof, subtree = arr["body_dof"], arr["subtree"]
+    sq_ang, sq_lin = kin.dof_ang * qd[:, None], kin.dof_lin * qd[:, None]
+    rate = arr["dof_rate"].T
+    w, v = pm.static_matmul(rate, sq_ang), pm.static_matmul(rate, sq_lin)
+    sdot_ang = pm.cross(w, kin.dof_ang)
+    sdot_lin = pm.cross(w, kin.dof_lin) + pm.cross(v, kin.dof_ang)
+    acc_ang = pm.static_matmul(body_dof, sdot_ang * qd[:, None])
+    acc_lin = pm.static_matmul(body_dof, sdot_lin * qd[:, None]) - sys.gravity
+    vel_ang, vel_lin = pm.static_matmul(body_dof, sq_ang), pm.static_matmul(body_dof, sq_lin)
+    h = sys.body_mass[:, None] * kin.com
+    fa_ang, fa_lin = _inertia_apply(sys.body_mass, h, kin.inertia_ref, acc_ang, acc_lin)
+    p_ang, p_lin = _inertia_apply(sys.body_mass, h, kin.inertia_ref, vel_ang, vel_lin)
+    f_ang = fa_ang + pm.cross(vel_ang, p_ang) + pm.cross(vel_lin, p_lin)
+    f_lin = fa_lin + pm.cross(vel_ang, p_lin)
+    fs_ang, fs_lin = pm.static_matmul(subtree, f_ang), pm.static_matmul(subtree, f_lin)
+    return pm.dot(kin.dof_ang, fs_ang[dof_body]) + pm.dot(kin.dof_lin, fs_lin[dof_body])
+
+
+@functools.lru_cache(maxsize=64)
+def _actuator_map(nv: int, act_dof: tuple):
+    onehot = np.zeros((len(act_dof), nv), np.float32)
+    onehot[np.arange(len(act_dof)), list(act_dof)] = 1.0
+    return onehot
+
+
+def actuator_force(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, ctrl: jnp.ndarray) -> jnp.ndarray:
+    """Generalized actuator force `[nv]` for controls `ctrl` `[nu]`.
+
+    Per actuator (joint transmission, gear g): length = g·q, velocity = g·qd,
+    force = clip(gain·clip(ctrl) + b0 + b1·length + b2·velocity, forcerange),
+    generalized force = g·force. Covers <motor>, <position kp>, <velocity kv>.
+    """
+    if sys.nu == 0:
+        return jnp.zeros_like(qd)
+    dofs = np.asarray(sys.act_dof)
+    qadr = np.array([sys.tree.jnt_qadr[_dof_joint(sys.tree)[d]] for d in dofs])
+    ctrl = jnp.clip(ctrl, sys.act_ctrlrange[:, 0], sys.act_ctrlrange[:, 1])
+    length = sys.act_gear * q[qadr]
+    velocity = sys.act_gear * qd[dofs]
+    force = sys.act_gain * ctrl + sys.act_bias[:, 0] + sys.act_bias[:, 1] * length + sys.act_bias[:, 2] * velocity
+    force = jnp.clip(force, sys.act_forcerange[:, 0], sys.act_forcerange[:, 1])
+    return pm.static_matmul(_actuator_map(sys.nv, sys.act_dof).T, sys.act_gear * force)
+
+
+@functools.lru_cache(maxsize=64)
+def _dof_joint(tree: M.Tree) -> tuple:
+    out = []
+    for j, t in enumerate(tree.jnt_type):
+        out += [j] * M.JOINT_NV[t]
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=64)
+def _scalar_joints(tree: M.Tree):
+    """Static indices of hinge/slide joints: (joints, qadr, dofadr, limited-mask)."""
+    joints = [j for j, t in enumerate(tree.jnt_type) if t in (M.HINGE, M.SLIDE)]
+    return (np.array(joints, np.int32), np.array([tree.jnt_qadr[j] for j in joints], np.int32),
+            np.array([tree.jnt_dofadr[j] for j in joints], np.int32),
+            np.array([tree.jnt_limited[j] for j in joints], np.float32))
+
+
+def spring_force(sys: M.System, q: jnp.ndarray) -> jnp.ndarray:
+    """Joint stiffness `-k (q - q_spring)` on hinge/slide joints `[nv]`."""
+    joints, qadr, dofadr, _ = _scalar_joints(sys.tree)
+    force = jnp.zeros(sys.nv, q.dtype)
+    if len(joints) == 0:
+        return force
+    return force.at[dofadr].add(-sys.jnt_stiffness[joints] * (q[qadr] - sys.qpos_spring[qadr]))
+
+
+def soft_gains(effective_mass, solref, dmax, timestep):
+    """Spring stiffness K and damping B of a soft constraint, MuJoCo-equivalent.
+
+    MuJoCo's soft constraint with impedance d, time constant tc and damping
+    ratio z settles like a spring of stiffness `m·d/(1-d)/(d·tc·z)²` and damper
+    `m·d/(1-d)·2/(d·tc)` acting on effective mass m; tc is at least 2 timesteps.
+    """
+    timeconst = jnp.maximum(solref[..., 0], 2.0 * timestep)
+    dampratio = solref[..., 1]
+    gain = effective_mass * dmax / (1.0 - dmax)
+    stiffness = gain / (dmax * timeconst * dampratio) ** 2
+    damping = gain * 2.0 / (dmax * timeconst)
+    return stiffness, damping
+
+
+def contact_jacobian(sys: M.System, kin, bodies: np.ndarray, points: jnp.ndarray) -> jnp.ndarray:
+    """Linear-velocity Jacobians `[n, nv, 3]` of world points fixed to `bodies`."""
+    body_dof = jnp.asarray(M.tree_arrays(sys.tree)["body_dof"])[bodies]
+    offset = points - kin.ref[bodies]
+    jac = kin.dof_lin[None, :, :] + pm.cross(kin.dof_ang[None, :, :], offset[:, None, :])
+    return jac * body_dof[:, :, None]
+
+
+def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarray):
+    """Implicit-integration terms of all contact points.
+
+    Returns `(matrix [nv, nv], force [nv], output)` where the step solves
+    `(M + ... + matrix) Δqd = timestep·(... + force)` and `output(qd_new)`
+    gives the `[nc, 3]` contact forces at the new velocity and the `[nc]`
+    active mask.
+    """
+    tree, dt = sys.tree, sys.timestep
+    _, geom1, geom2 = collision.contact_layout(tree, sys.contact_pairs)
+    geom_body = np.asarray(tree.geom_body)
+    body1, body2 = geom_body[geom1], geom_body[geom2]
+    arr = M.tree_arrays(tree)
+    tree_mass = pm.static_matmul(arr["subtree"], sys.body_mass)[arr["body_root"]]
+    movable = arr["body_dof"].sum(axis=1) > 0
+    inv_mass = jnp.where(movable, 1.0 / jnp.where(movable, tree_mass, 1.0), 0.0)
+    effective_mass = 1.0 / (inv_mass[body1] + inv_mass[body2])
+    solref = 0.5 * (sys.geom_solref[geom1] + sys.geom_solref[geom2])
+    dmax = 0.5 * (sys.geom_dmax[geom1] + sys.geom_dmax[geom2])
+    stiffness, damping = soft_gains(effective_mass, solref, dmax, dt)
+    condim = np.maximum(np.asarray(tree.geom_condim)[geom1], np.asarray(tree.geom_condim)[geom2])
+    friction = jnp.maximum(sys.geom_friction[geom1], sys.geom_friction[geom2]) * (condim > 1)
+    margin = jnp.maximum(sys.geom_margin[geom1], sys.geom_margin[geom2])
+
+    jac = contact_jacobian(sys, kin, body2, contact.pos) - contact_jacobian(sys, kin, body1, contact.pos)
+    n = contact.normal
+    jac_n = pm.dot(jac, n[:, None, :])
+    v_rel = pm.sum_axis(jac * qd[None, :, None], 1)
+    v_n = pm.dot(v_rel, n)
+    v_t = v_rel - v_n[:, None] * n
+    # Predictive activation (as for joint limits): engage when the surfaces would
+    # meet within this substep, so fast impacts stop at the surface.
+    active = (contact.dist + dt * jnp.minimum(v_n, 0.0) < margin).astype(qd.dtype)
+    penetration = (margin - contact.dist) * active
+    # Friction scales with the spring part of the normal force: the damping part
+    # oscillates with contact chatter and, clipped at zero, would bias it upwards.
+    normal_force = stiffness * jnp.maximum(penetration, 0.0)
+    slip = jnp.sqrt(jnp.sum(v_t * v_t, axis=-1) + FRICTION_VELOCITY_EPS ** 2)
+    viscous = friction * normal_force / slip
+    w_n = dt * (damping + dt * stiffness) * active
+    w_t = dt * viscous
+    # Σ_rows w·jᵀj over the 3 axis rows and the normal row of every contact.
+    rows = jnp.concatenate([jnp.swapaxes(jac, 1, 2).reshape(-1, jac.shape[1]), jac_n])
+    weights = jnp.concatenate([jnp.repeat(w_t, 3), w_n - w_t])
+    matrix = pm.sum_axis((weights[:, None] * rows)[:, :, None] * rows[:, None, :], 0)
+    f_n0 = (stiffness * penetration - (damping + dt * stiffness) * v_n) * active
+    force = pm.sum_axis(jac_n * f_n0[:, None] - pm.dot(jac, (viscous[:, None] * v_t)[:, None, :]), 0)
+
+    def output(qd_new):
+        v1 = pm.sum_axis(jac * qd_new[None, :, None], 1)
+        v1_n = pm.dot(v1, n)
+        f_n = (stiffness * penetration - (damping + dt * stiffness) * v1_n) * active
+        return f_n[:, None] * n - viscous[:, None] * (v1 - v1_n[:, None] * n), active
+
+    return matrix, force, output
+
+
+def limit_terms(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, mass_diag: jnp.ndarray):
+    """Implicit terms of the soft one-sided joint-limit springs: `(diag [nv], force [nv])`."""
+    joints, qadr, dofadr, limited = _scalar_joints(sys.tree)
+    diag = jnp.zeros(sys.nv, q.dtype)
+    force = jnp.zeros(sys.nv, q.dtype)
+    if limited.sum() == 0:
+        return diag, force
+    sel = limited > 0
+    joints, qadr, dofadr = joints[sel], qadr[sel], dofadr[sel]
+    stiffness, damping = soft_gains(mass_diag[dofadr], sys.jnt_solref[joints], sys.jnt_dmax[joints], sys.timestep)
+    lower, upper = sys.jnt_range[joints, 0], sys.jnt_range[joints, 1]
+    qj, vj = q[qadr], qd[dofadr]
+    # Predictive activation: engage when the next position would cross the limit,
+    # so the implicit spring stops the joint at the limit instead of past it.
+    q_next = qj + sys.timestep * vj
+    below = (q_next < lower).astype(q.dtype)
+    above = (q_next > upper).astype(q.dtype)
+    implicit_damping = damping + sys.timestep * stiffness
+    push = (stiffness * (lower - qj) - implicit_damping * vj) * below - (stiffness * (qj - upper) + implicit_damping * vj) * above
+    diag = diag.at[dofadr].add(sys.timestep * implicit_damping * (below + above))
+    return diag, force.at[dofadr].add(push)

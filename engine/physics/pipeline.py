@@ -1,0 +1,113 @@
+"""`init` and `step`: the public physics pipeline.
+
+One substep (timestep h):
+  1. forward kinematics and the contact candidates at q;
+  2. M(q) (+ armature), bias C(q, qd), actuator, spring and damping forces;
+  3. soft contacts and joint limits linearized into the system matrix;
+  4. semi-implicit Euler: `(M + armature + h·D + h·B_c + h²·K_c) Δqd = h·f`, `q ⊕= h·qd'`.
+`step` runs `sys.substeps` substeps with `lax.scan` and refreshes the
+observable state (poses, velocities, contacts) at the end.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engine.physics import collision, dynamics, integrator, kinematics
+from engine.physics import math as pm
+from engine.physics import model as M
+from engine.struct import pytree_dataclass
+
+
+@pytree_dataclass
+class State:
+    """Physics state (unbatched shapes; vmap adds a leading batch axis).
+
+    Attributes:
+      q: `[nq]` generalized positions (free joints: xyz + quaternion wxyz).
+      qd: `[nv]` generalized velocities (free/ball angular velocity in the body frame).
+      x_pos: `[nb, 3]` body frame origins, world, MuJoCo body order (0 = world).
+      x_quat: `[nb, 4]` body orientations (wxyz), world.
+      x_vel: `[nb, 3]` linear velocity of each body origin, world [m/s].
+      x_ang: `[nb, 3]` angular velocity of each body, world [rad/s].
+      x_com: `[nb, 3]` center of mass of each body, world.
+      contact: `collision.Contact` with fixed size `nc` (see `contact_geoms`);
+        forces are those of the last substep.
+    """
+
+    q: jax.Array
+    qd: jax.Array
+    x_pos: jax.Array
+    x_quat: jax.Array
+    x_vel: jax.Array
+    x_ang: jax.Array
+    x_com: jax.Array
+    contact: collision.Contact
+
+
+def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:
+    """Geom index pair `(geom1 [nc], geom2 [nc])` of each row of `State.contact`."""
+    _, geom1, geom2 = collision.contact_layout(sys.tree, sys.contact_pairs)
+    return geom1, geom2
+
+
+def _observe(sys, q, qd, contact) -> State:
+    kin = kinematics.forward_kinematics(sys, q)
+    ang, lin_ref = kinematics.body_velocities(sys, kin, qd)
+    x_vel = lin_ref + pm.cross(ang, kin.x_pos - kin.ref)
+    return State(q=q, qd=qd, x_pos=kin.x_pos, x_quat=kin.x_quat, x_vel=x_vel, x_ang=ang,
+                 x_com=kin.com + kin.ref, contact=contact)
+
+
+def _check(sys: M.System, name: str, x, size: int) -> jax.Array:
+    x = jnp.asarray(x)
+    if x.shape != (size,):
+        raise ValueError(f"{name} must have shape ({size},) for this system, got {x.shape}; "
+                         "physics functions are unbatched, use jax.vmap for batches")
+    return x
+
+
+def init(sys: M.System, q, qd) -> State:
+    """State at positions `q` `[nq]` and velocities `qd` `[nv]` (no contact forces yet)."""
+    q = _check(sys, "q", q, sys.nq).astype(jnp.float32)
+    qd = _check(sys, "qd", qd, sys.nv).astype(jnp.float32)
+    kin = kinematics.forward_kinematics(sys, q)
+    return _observe(sys, q, qd, collision.collide(sys, kin))
+
+
+def substep(sys: M.System, q, qd, ctrl):
+    """One semi-implicit Euler substep. Returns `(q', qd', contact)`."""
+    h = sys.timestep
+    kin = kinematics.forward_kinematics(sys, q)
+    eye = jnp.eye(sys.nv, dtype=q.dtype)
+    mass = dynamics.mass_matrix(sys, kin) + eye * sys.dof_armature
+    diagonal = np.arange(sys.nv)  # static gather; jnp.diagonal would trace a platform `cond`
+    force = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
+             - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd))
+    limit_diag, limit_force = dynamics.limit_terms(sys, q, qd, mass[diagonal, diagonal])
+    matrix = mass + eye * (h * sys.dof_damping + limit_diag)
+    force = force + limit_force
+    contact = collision.collide(sys, kin)
+    if contact.dist.shape[0]:
+        contact_matrix, contact_force, contact_output = dynamics.contact_terms(sys, kin, contact, qd)
+        matrix, force = matrix + contact_matrix, force + contact_force
+    qd_new = qd + integrator.solve_spd(matrix, h * force)
+    if contact.dist.shape[0]:
+        contact_force, contact_active = contact_output(qd_new)
+        contact = contact.replace(force=contact_force, active=contact_active)
+    q_new = integrator.integrate_positions(sys, q, qd_new, h)
+    return q_new, qd_new, contact
+
+
+def step(sys: M.System, state: State, ctrl) -> State:
+    """Advance `state` by `sys.dt = sys.timestep * sys.substeps` seconds under controls `ctrl` `[nu]`."""
+    ctrl = _check(sys, "ctrl", ctrl, sys.nu)
+
+    def body(carry, _):
+        q, qd, _contact = carry
+        q, qd, contact = substep(sys, q, qd, ctrl)
+        return (q, qd, contact), None
+
+    (q, qd, contact), _ = jax.lax.scan(body, (state.q, state.qd, state.contact), None, length=sys.substeps)
+    return _observe(sys, q, qd, contact)

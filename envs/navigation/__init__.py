@@ -1,0 +1,1 @@
+"""Navigation tasks: single-robot goal reaching and decentralized multi-agent rendezvous."""

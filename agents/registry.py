@@ -19,6 +19,8 @@ DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
                               learning_rate=1e-3, gamma=0.9, reward_scale=0.1),
     ("ppo", "pendulum_balance"): dict(num_envs=64, rollout_length=128, epochs=10, num_minibatches=8,
                                       learning_rate=1e-3, gamma=0.9, reward_scale=0.1),
+    ("ppo", "goal_navigation"): dict(num_envs=128, rollout_length=64, epochs=4, num_minibatches=8,
+                                     learning_rate=3e-4, gamma=0.99, hidden=(128, 128)),
     ("sac", "pendulum"): dict(num_envs=4, env_steps_per_iteration=50, grad_updates_per_step=4,
                               warmup_steps=1000, learning_rate=3e-4, hidden=(128, 128)),
 }
@@ -26,6 +28,7 @@ DEFAULT_STEPS: dict[tuple[str, str], int] = {
     ("ppo", "cartpole_swingup"): 2_000_000,
     ("ppo", "pendulum"): 1_500_000,
     ("sac", "pendulum"): 20_000,
+    ("ppo", "goal_navigation"): 3_000_000,
     ("apg", "pendulum_balance"): 100_000,
     ("ppo", "pendulum_balance"): 1_000_000,
 }

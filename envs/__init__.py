@@ -21,3 +21,4 @@ register("goal_navigation", GoalNavigation, gym_name="GoalNavigation")
 register("rendezvous", Rendezvous, gym_name="Rendezvous", gym=False)
 
 __all__ = ["make", "names", "register", "entry", "UnknownEnvironmentError"]
+import envs.recommendation  # noqa: E402,F401  (registers slate_recommendation)

@@ -1,0 +1,11 @@
+"""recsim: a RecSim NG-style probabilistic simulator of recommender ecosystems, in JAX.
+
+Layers: `recsim.core` (values, variables, networks, runtime), `recsim.distributions`,
+behaviour blocks (`choice`, `affinities`, `state_models`), `recsim.entities`,
+`recsim.stories`, `recsim.inference` (MLE, HMC) and `recsim.apps`.
+"""
+from recsim.core import (Context, Definition, DependencyCycleError, FieldSpec, Network, Runtime,
+                         Variable, previous)
+
+__all__ = ["Context", "Definition", "DependencyCycleError", "FieldSpec", "Network", "Runtime",
+           "Variable", "previous"]

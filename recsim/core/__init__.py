@@ -1,0 +1,10 @@
+"""Core of recsim: values, variables, networks and the scan runtime."""
+from recsim.core.network import DependencyCycleError, Network
+from recsim.core.runtime import Runtime
+from recsim.core.value import FieldSpec, check_value, spec_of
+from recsim.core.variable import Context, Definition, Previous, Variable, previous
+
+__all__ = [
+    "Context", "Definition", "DependencyCycleError", "FieldSpec", "Network", "Previous",
+    "Runtime", "Variable", "check_value", "previous", "spec_of",
+]

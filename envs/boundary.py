@@ -5,6 +5,7 @@ paths stay branch-free. Each error names the expected form and how to fix it.
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import gymnasium
@@ -26,6 +27,25 @@ def to_gym_space(spec: Spec) -> gymnasium.spaces.Space:
     if isinstance(spec, BoxSpec):
         return gymnasium.spaces.Box(low=spec.low, high=spec.high, shape=spec.shape, dtype=spec.dtype)
     raise TypeError(f"no gymnasium space for spec {spec!r}")
+
+
+def with_overrides(params, overrides: dict[str, Any], env_name: str):
+    """`dataclasses.replace(params, **overrides)` with an error listing the valid parameter names."""
+    try:
+        return dataclasses.replace(params, **overrides)
+    except TypeError as err:
+        names = ", ".join(f.name for f in dataclasses.fields(params))
+        raise TypeError(f"{env_name} got an unknown parameter ({err}); valid ones: {names}") from None
+
+
+def ready_to_render(render_mode: str | None, state: Any) -> bool:
+    """True if `render()` should draw; warns for a missing render_mode, raises before `reset()`."""
+    if render_mode is None:
+        gymnasium.logger.warn("render() called without render_mode; create the env with render_mode='rgb_array'")
+        return False
+    if state is None:
+        raise RuntimeError("call reset() before render()")
+    return True
 
 
 def check_seed(seed: Any) -> int | None:

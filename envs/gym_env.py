@@ -84,9 +84,6 @@ class SimlabGymEnv(gymnasium.Env):
         return obs, float(reward), bool(terminated), bool(truncated), info
 
     def render(self):
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without render_mode; create the env with render_mode='rgb_array'")
+        if not boundary.ready_to_render(self.render_mode, self._state):
             return None
-        if self._state is None:
-            raise RuntimeError("call reset() before render()")
         return self._env.render_rgb(jax.device_get(self._state))

@@ -180,11 +180,8 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
         return infos
 
     def render(self):
-        if self.render_mode is None:
-            gymnasium.logger.warn("render() called without render_mode; create the env with render_mode='rgb_array'")
+        if not boundary.ready_to_render(self.render_mode, self._state):
             return None
-        if self._state is None:
-            raise RuntimeError("call reset() before render()")
         state = jax.device_get(self._state)
         return tuple(self._env.render_rgb(jax.tree_util.tree_map(lambda x: x[i], state))
                      for i in range(self.num_envs))

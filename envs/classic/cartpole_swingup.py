@@ -36,6 +36,7 @@ import numpy as np
 from engine.env import Env, State, initial_state
 from engine.specs import BoxSpec
 from envs import render2d
+from envs.boundary import with_overrides
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,12 +93,7 @@ class CartPoleSwingUp(Env):
     default_episode_length = 1000
 
     def __init__(self, params: CartPoleParams | None = None, **overrides):
-        base = params or CartPoleParams()
-        try:
-            self.params = dataclasses.replace(base, **overrides)
-        except TypeError as err:
-            names = ", ".join(f.name for f in dataclasses.fields(CartPoleParams))
-            raise TypeError(f"cartpole_swingup got an unknown parameter ({err}); valid ones: {names}") from None
+        self.params = with_overrides(params or CartPoleParams(), overrides, "cartpole_swingup")
         self.dt = self.params.dt
 
     @property

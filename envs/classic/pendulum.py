@@ -25,6 +25,7 @@ import numpy as np
 from engine.env import Env, State, initial_state
 from engine.specs import BoxSpec
 from envs import render2d
+from envs.boundary import with_overrides
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,12 +51,7 @@ class Pendulum(Env):
     default_episode_length = 200
 
     def __init__(self, params: PendulumParams | None = None, **overrides):
-        base = params or PendulumParams()
-        try:
-            self.params = dataclasses.replace(base, **overrides)
-        except TypeError as err:
-            names = ", ".join(f.name for f in dataclasses.fields(PendulumParams))
-            raise TypeError(f"pendulum got an unknown parameter ({err}); valid ones: {names}") from None
+        self.params = with_overrides(params or PendulumParams(), overrides, "pendulum")
         self.dt = self.params.dt
 
     @property

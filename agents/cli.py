@@ -94,6 +94,11 @@ def build_parser() -> argparse.ArgumentParser:
                               add_help=False)
     p_recsim.add_argument("rest", nargs=argparse.REMAINDER)
     p_recsim.set_defaults(func=_cmd_forward("recsim.cli"))
+
+    p_rdv = sub.add_parser("rendezvous", help="multi-agent rendezvous with HPP (see `simlab rendezvous --help`)",
+                           add_help=False)
+    p_rdv.add_argument("rest", nargs=argparse.REMAINDER)
+    p_rdv.set_defaults(func=_cmd_forward("agents.hpp.cli"))
     return parser
 
 

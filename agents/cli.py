@@ -5,6 +5,7 @@
     simlab eval ENV --checkpoint DIR          evaluate a trained run
     simlab bench steps --env NAME ...         env-steps/s vs batch size (bench/steps.py)
     simlab bench physics --env ant ...        physics throughput vs Brax/MuJoCo (bench/physics.py)
+    simlab recsim | rendezvous | sensory ...  applications (each has its own --help)
     simlab --help
 
 Subcommands that belong to other layers are looked up lazily, so `simlab envs`
@@ -22,6 +23,7 @@ BENCHMARKS = {
     "physics": ("bench.physics", "Ant/Humanoid physics throughput against Brax and MuJoCo"),
     "recsim": ("bench.recsim", "recommender-ecosystem user-steps/s"),
     "apg_vs_ppo": ("bench.apg_vs_ppo", "sample efficiency of analytic policy gradients vs PPO"),
+    "sensory": ("bench.sensory", "sensory-neuron vs MLP agents on shuffled and noisy observations"),
 }
 
 
@@ -99,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                            add_help=False)
     p_rdv.add_argument("rest", nargs=argparse.REMAINDER)
     p_rdv.set_defaults(func=_cmd_forward("agents.hpp.cli"))
+
+    p_sensory = sub.add_parser("sensory", help="permutation-invariant sensory-neuron agents (see `simlab sensory --help`)",
+                               add_help=False)
+    p_sensory.add_argument("rest", nargs=argparse.REMAINDER)
+    p_sensory.set_defaults(func=_cmd_forward("agents.sensory.cli"))
     return parser
 
 

@@ -64,7 +64,7 @@ def make_hpp(env: Rendezvous, predict: Callable, pred_config: prediction.Predict
              config: PlannerConfig = PlannerConfig()):
     """HPP: each agent runs CEM over meeting points scored by predicted final spread.
 
-    `predict(features [N, 76]) -> offsets [N, H, 2]` (learned network or straight line).
+    `predict(features [N, 74]) -> offsets [N, H, 2]` (learned network or straight line).
     Returns `(init(obs) -> PlanState, plan(state, obs, key) -> PlanState)`; the caller invokes `plan`
     once every `config.replan_every` steps (a static nested scan, so no branch is needed).
     """

@@ -28,6 +28,8 @@ from envs.navigation import world
 from envs.navigation.goal_navigation import GoalNavigation, goal_features
 from envs.navigation.agents import lidar, move
 
+FEATURE_SIZE = 64 + 4 + 4 + 2  # lidar, ego pose, target pose, goal
+
 Controller = Callable[[jax.Array, jax.Array], jax.Array]  # (obs [67], key) -> action [2]
 
 
@@ -53,7 +55,7 @@ def _features(env: GoalNavigation, ego_scan, ego_pose, target_pose, goal):
 
 def simulate_example(env: GoalNavigation, controller: Controller, config: PredictionConfig, key: jax.Array,
                      self_prediction: jax.Array):
-    """One training example `(features [76], future offsets [H, 2])` in a fresh random layout."""
+    """One training example `(features [74], future offsets [H, 2])` in a fresh random layout."""
     layout_key, place_key, heading_key, scan_key, roll_key = jax.random.split(key, 5)
     layout = world.sample_layout(env.world, layout_key)
     points = world.sample_free_positions(env.world, layout, place_key, 3, clearance=env.robot.radius + 0.2)
@@ -77,7 +79,7 @@ def simulate_example(env: GoalNavigation, controller: Controller, config: Predic
 
 
 def make_dataset(env: GoalNavigation, controller: Controller, config: PredictionConfig, key: jax.Array, size: int):
-    """`size` examples, half self-prediction and half teammate prediction: `(X [N, 76], Y [N, H, 2])`."""
+    """`size` examples, half self-prediction and half teammate prediction: `(X [N, 74], Y [N, H, 2])`."""
     keys = jax.random.split(key, size)
     self_flags = jnp.arange(size) % 2 == 0
     return jax.jit(jax.vmap(lambda k, s: simulate_example(env, controller, config, k, s)))(keys, self_flags)

@@ -51,7 +51,7 @@ def train_predictor(seed: int = 0, size: int = DATASET_SIZE, config: prediction.
 def load_predictor(config: prediction.PredictionConfig = PREDICTION):
     """`(net, params)` of the shipped predictor."""
     net = prediction.make_network(config)
-    template = net.init(jax.random.key(0), jax.numpy.zeros((1, 76)))
+    template = net.init(jax.random.key(0), jax.numpy.zeros((1, prediction.FEATURE_SIZE)))
     params, _ = assets.load_tree(assets.PREDICTOR, template)
     return net, params
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jax
 
+from agents import normalization
 from agents.hpp import assets
 from agents.registry import make_agent
 
@@ -31,7 +32,9 @@ def export_controller(run_dir: str | Path, path: Path = assets.CONTROLLER, meta:
 def load_controller(path: Path = assets.CONTROLLER):
     """`controller(obs [67], key) -> action [2]` (deterministic), from the shipped parameters."""
     agent = _agent()
-    template = agent.init(jax.random.key(0))
-    (params, stats), _ = assets.load_tree(path, (template.policy_params, template.obs_stats))
+    obs_size = agent.env.observation_size
+    template = (agent.policy_net.init(jax.random.key(0), jax.numpy.zeros((1, obs_size))),
+                normalization.init_stats(obs_size))
+    (params, stats), _ = assets.load_tree(path, template)
     act = agent.policy_from(params, stats, deterministic=True)
     return lambda obs, key: act(obs[None], key)[0]

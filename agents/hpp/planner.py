@@ -78,8 +78,10 @@ def make_hpp(env: Rendezvous, predict: Callable, pred_config: prediction.Predict
             team_poses = jnp.concatenate([team, bearing[:, None]], axis=1)
             targets = jnp.concatenate([pose[None], team_poses])  # [K, 3], self first
             feats = jax.vmap(lambda tp: prediction._features(env, scan, pose, tp, goal))(targets)
-            final = targets[:, :2] + predict(feats)[:, -1]
-            return spread(final)
+            paths = targets[:, None, :2] + predict(feats)  # [K, H, 2]
+            # Mean spread over the predicted horizon: a meeting point everyone reaches sooner scores better
+            # (with the final spread alone, every point reachable within the horizon ties).
+            return jnp.mean(jax.vmap(spread, in_axes=1)(paths))
 
         return jax.vmap(spread_for)(goals)
 

@@ -51,14 +51,13 @@ def make_fused_stepper(env, policy, num_steps: int) -> Callable:
     return jax.jit(run)
 
 
-def time_fused(env, policy, num_envs: int, num_steps: int, repeats: int = 3, seed: int = 0) -> dict[str, float]:
-    """Compile time and best-of-`repeats` env-steps/s of a fused rollout."""
-    key = jax.random.key(seed)
-    state = jax.jit(env.reset)(key)
-    jax.block_until_ready(state)
-    run = make_fused_stepper(env, policy, num_steps)
+def time_compiled(run: Callable, state, key, num_envs: int, num_steps: int, repeats: int = 3) -> dict[str, float]:
+    """Compiles `run(state, key) -> (state, scalar)`, then reports the best of `repeats` timed calls.
+
+    Raises FloatingPointError if the scalar (e.g. a reward sum) is not finite.
+    """
     start = time.perf_counter()
-    compiled = run.lower(state, key).compile()
+    compiled = jax.jit(run).lower(state, key).compile()
     compile_s = time.perf_counter() - start
     state, total = compiled(state, key)  # warm-up
     jax.block_until_ready(total)
@@ -68,8 +67,18 @@ def time_fused(env, policy, num_envs: int, num_steps: int, repeats: int = 3, see
         state, total = compiled(state, jax.random.fold_in(key, i))
         jax.block_until_ready(total)
         best = min(best, time.perf_counter() - start)
+    if not bool(jnp.isfinite(total)):
+        raise FloatingPointError("non-finite state after the timed rollout")
     return {"num_envs": num_envs, "steps_per_s": num_envs * num_steps / best, "compile_s": compile_s,
             "seconds_per_call": best, "steps_per_call": num_steps}
+
+
+def time_fused(env, policy, num_envs: int, num_steps: int, repeats: int = 3, seed: int = 0) -> dict[str, float]:
+    """Compile time and best-of-`repeats` env-steps/s of a fused rollout."""
+    key = jax.random.key(seed)
+    state = jax.jit(env.reset)(key)
+    jax.block_until_ready(state)
+    return time_compiled(make_fused_stepper(env, policy, num_steps), state, key, num_envs, num_steps, repeats)
 
 
 def time_python_loop(step: Callable[[], Any], num_envs: int, max_steps: int, budget_s: float) -> dict[str, float]:

@@ -2,7 +2,7 @@
 
 Which geometry pairs can touch is fixed by the model (`System.contact_pairs`),
 so the contact set is a fixed-size array built at trace time: every candidate
-point is computed every step, and `dist < margin` marks the active ones.
+point is computed every step and a 0/1 mask marks the active ones.
 Each pair kind produces a fixed number of points:
 
   plane-sphere 1, plane-capsule 2 (end caps), plane-box 8 (corners),
@@ -39,7 +39,8 @@ class Contact:
       pos: `[nc, 3]` contact point (midway between the surfaces), world.
       normal: `[nc, 3]` unit normal from geom1 to geom2.
       dist: `[nc]` signed distance, negative when penetrating [m].
-      active: `[nc]` float 1/0 mask, `dist < margin`.
+      active: `[nc]` float 1/0 mask: `dist < margin` from `collide`; after a step, the
+        dynamics' predictive mask (`dist + h·min(v_n, 0) < margin`) of the last substep.
       force: `[nc, 3]` force on geom2's body (geom1's body gets the opposite) [N];
         zeros until the dynamics fills it in.
     """

@@ -113,7 +113,6 @@ def forward_kinematics(sys: M.System, q: jnp.ndarray) -> Kinematics:
                 free_quat = pm.quat_normalize(q_ext[qadr[:, None] + np.arange(3, 7)])
                 new_pos = jnp.where(is_free[:, None], free_pos, new_pos)
                 new_quat = jnp.where(is_free[:, None], free_quat, new_quat)
-            zeros = jnp.zeros_like(anchor)
             # Hinge / slide: one row per body.
             pieces.append((jnp.where(is_hinge[:, None], world_axis, 0.0),
                            jnp.where(is_slide[:, None], world_axis, 0.0), anchor))
@@ -135,7 +134,6 @@ def forward_kinematics(sys: M.System, q: jnp.ndarray) -> Kinematics:
                 for i in np.nonzero(is_free)[0]:
                     dof_row[dofadr[i]:dofadr[i] + 3] = n_rows + 3 * i + np.arange(3)
                 n_rows += 3 * len(bodies)
-            del zeros
             pos, quat = new_pos, new_quat
         level_pos.append(pos)
         level_quat.append(quat)

@@ -1,0 +1,139 @@
+"""`simlab sensory`: train and evaluate permutation-invariant sensory-neuron agents.
+
+    simlab sensory train cartpole_swingup --teacher runs/ppo_cartpole --bc-iterations 300 --es-generations 0
+    simlab sensory eval cartpole_swingup --episodes 1000 --json
+
+`train` fits the sensory agent and the same-budget MLP baseline (behaviour cloning
+from a teacher run of `simlab train`, then optionally evolution strategies) and
+writes `agents/sensory/params/<task>_{sensory,mlp}.npz` with the command that
+produced them. `eval` loads those files and prints mean and sd of the return for
+unshuffled, shuffled, reshuffle_25 and noise observations.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, TASKS, load_params, params_path, save_params, task_of
+
+
+def _train(args) -> int:
+    import jax
+
+    from agents.es.bc import BCConfig
+    from agents.es.strategies import ESConfig
+    from agents.sensory.train import clone_agent, teacher_from_run, train_agent
+
+    task_of(args.task)
+    command = "simlab sensory " + " ".join(args.argv)
+    if args.bc_iterations > 0 and args.teacher is None:
+        raise SystemExit("--bc-iterations needs --teacher RUN_DIR (a `simlab train` run of the same task)")
+    if args.bc_iterations <= 0 and args.es_generations <= 0:
+        raise SystemExit("nothing to train: give --bc-iterations and/or --es-generations")
+    teacher = teacher_from_run(args.teacher) if args.bc_iterations > 0 else None
+    for agent in args.agents:
+        out = params_path(args.task, agent) if args.out is None else params_path(args.task, agent).with_name(
+            f"{args.out}_{agent}.npz")
+        start = time.perf_counter()
+        params, meta = None, {"command": command, "task": args.task, "agent": agent}
+        if args.init_from is not None:
+            # Continue from earlier parameters; keep their history so the full recipe stays on record.
+            params, earlier = load_params(params_path(args.task, agent).with_name(f"{args.init_from}_{agent}.npz"))
+            meta["init_from"] = earlier
+        if args.bc_iterations > 0:
+            bc_config = BCConfig(num_episodes=args.bc_episodes, learning_rate=args.bc_lr, beta_init=args.bc_beta_init,
+                                 beta_decay=args.bc_beta_decay, updates_per_iteration=args.bc_updates)
+            budget = args.time_budget if agent == "sensory" else None
+            params, history = clone_agent(args.task, agent, teacher, iterations=args.bc_iterations,
+                                          config=bc_config, seed=args.seed, time_budget_s=budget,
+                                          initial_params=params,
+                                          log=lambda m: print(m, flush=True))
+            meta["bc"] = {"config": vars(bc_config), "iterations_run": history["iteration"][-1],
+                          "final_loss": history["bc_loss"][-1]}
+            save_params(out, params, {**meta, "train_seconds": time.perf_counter() - start})
+        if args.es_generations > 0:
+            es_config = ESConfig(strategy=args.es_strategy, population_size=args.population,
+                                 sigma_init=args.sigma, learning_rate=args.es_lr)
+            params, history = train_agent(
+                args.task, agent, generations=args.es_generations, config=es_config, num_episodes=args.es_episodes,
+                seed=args.seed, initial_params=params, time_budget_s=args.time_budget,
+                log=lambda m: print(m, flush=True))
+            meta["es"] = {"config": vars(es_config), "generations_run": history["generation"][-1],
+                          "final_fitness_mean": history["fitness_mean"][-1]}
+        meta["train_seconds"] = time.perf_counter() - start
+        meta["devices"] = str(jax.devices())
+        save_params(out, params, meta)
+        print(f"{agent}: wrote {out} after {meta['train_seconds']:.0f}s", flush=True)
+    return 0
+
+
+def _eval(args) -> int:
+    from agents.sensory.evaluate import evaluate_conditions
+
+    task = task_of(args.task)
+    report = {}
+    for agent in AGENT_NAMES:
+        params, _ = load_params(params_path(args.task, agent))
+        results = evaluate_conditions(task, agent, params, args.episodes, seed=args.seed)
+        report[agent] = {c: {"mean": r["mean"], "std": r["std"]} for c, r in results.items()}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.task}: mean ± sd of the return over {args.episodes} episodes")
+    print(f"{'agent':<9}" + "".join(f"{c:>20}" for c in CONDITIONS))
+    for agent, row in report.items():
+        print(f"{agent:<9}" + "".join(f"{row[c]['mean']:>11.1f} ± {row[c]['std']:<6.1f}" for c in CONDITIONS))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="simlab sensory", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    tasks = sorted(TASKS)
+
+    p_train = sub.add_parser("train", help="train the sensory agent and the MLP baseline; write their params")
+    p_train.add_argument("task", choices=tasks)
+    p_train.add_argument("--agents", nargs="+", choices=AGENT_NAMES, default=list(AGENT_NAMES))
+    p_train.add_argument("--teacher", help="run directory of a `simlab train` teacher for behaviour cloning")
+    p_train.add_argument("--bc-iterations", type=int, default=0)
+    p_train.add_argument("--bc-episodes", type=int, default=32)
+    p_train.add_argument("--bc-updates", type=int, default=4)
+    p_train.add_argument("--bc-lr", type=float, default=3e-3)
+    p_train.add_argument("--bc-beta-init", type=float, default=1.0, help="initial teacher-execution probability")
+    p_train.add_argument("--bc-beta-decay", type=float, default=0.97)
+    p_train.add_argument("--es-generations", type=int, default=0)
+    p_train.add_argument("--es-strategy", default="cma_es")
+    p_train.add_argument("--es-episodes", type=int, default=4)
+    p_train.add_argument("--es-lr", type=float, default=0.02)
+    p_train.add_argument("--population", type=int, default=64)
+    p_train.add_argument("--sigma", type=float, default=0.1)
+    p_train.add_argument("--time-budget", type=float, default=None, help="seconds per training phase")
+    p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument("--out", default=None, help="file stem under agents/sensory/params (default <task>)")
+    p_train.add_argument("--init-from", default=None,
+                         help="file stem under agents/sensory/params to start from (e.g. the task name)")
+    p_train.set_defaults(func=_train)
+
+    p_eval = sub.add_parser("eval", help="evaluate the shipped params under every observation condition")
+    p_eval.add_argument("task", choices=tasks)
+    p_eval.add_argument("--episodes", type=int, default=1000)
+    p_eval.add_argument("--seed", type=int, default=0)
+    p_eval.add_argument("--json", action="store_true")
+    p_eval.set_defaults(func=_eval)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    if getattr(args, "episodes", 1) < 1:
+        raise SystemExit("--episodes must be >= 1")
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,32 @@
+"""Evaluation of trained sensory / MLP policies under every observation condition."""
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from agents.es.rollout import make_episode_returns
+from agents.sensory.tasks import CONDITIONS, SensoryTask, condition_env
+
+
+def evaluate_conditions(task: SensoryTask, agent: str, params, num_episodes: int, seed: int = 0,
+                        conditions=CONDITIONS, chunk: int = 250) -> dict[str, dict[str, float]]:
+    """`{condition: {"mean", "std", "episodes"}}` of undiscounted returns over `num_episodes`.
+
+    Episodes run in jitted chunks of at most `chunk` (same policy, fresh keys).
+    The MLP reads the first `obs_size` channels of an observation with noise
+    channels (its input size is fixed), which after shuffling are a random subset.
+    """
+    if num_episodes < 1:
+        raise ValueError(f"num_episodes must be >= 1, got {num_episodes}")
+    policy = task.sensory_policy() if agent == "sensory" else task.mlp_policy()
+    results = {}
+    for index, condition in enumerate(conditions):
+        size = min(chunk, num_episodes)
+        run = jax.jit(make_episode_returns(condition_env(task, condition), policy, size))
+        returns, key = [], jax.random.fold_in(jax.random.key(seed), index)
+        while sum(map(len, returns)) < num_episodes:
+            key, sub = jax.random.split(key)
+            returns.append(np.asarray(run(params, sub)))
+        values = np.concatenate(returns)[:num_episodes]
+        results[condition] = {"mean": float(values.mean()), "std": float(values.std()), "episodes": int(values.size)}
+    return results

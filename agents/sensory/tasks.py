@@ -1,0 +1,119 @@
+"""Tasks, evaluation conditions and parameter files of the sensory-neuron experiments.
+
+A task names a base environment and the policies compared on it:
+
+    task = TASKS["cartpole_swingup"]
+    env = condition_env(task, "shuffled")                  # unbatched, time-limited
+    sensory, mlp = task.sensory_policy(), task.mlp_policy()
+
+Conditions (the paper's table columns):
+  unshuffled    the plain observation;
+  shuffled      one random permutation per episode;
+  reshuffle_25  a new permutation every 25 steps;
+  noise         shuffled, with `noise_channels` extra N(0, noise_std) channels.
+"""
+from __future__ import annotations
+
+import dataclasses
+import pathlib
+
+import jax
+import numpy as np
+
+import envs
+from agents.sensory.network import RecurrentPolicy, make_mlp_policy, make_sensory_policy
+from engine.env import Env
+from envs.transforms import with_observation_transforms
+
+CONDITIONS = ("unshuffled", "shuffled", "reshuffle_25", "noise")
+AGENT_NAMES = ("sensory", "mlp")
+PARAMS_DIR = pathlib.Path(__file__).parent / "params"
+
+
+@dataclasses.dataclass(frozen=True)
+class SensoryTask:
+    """Static description of one experiment."""
+
+    env_name: str
+    action_size: int
+    num_queries: int
+    head_hidden: tuple[int, ...]
+    mlp_hidden: tuple[int, ...]
+    noise_channels: int = 5
+    noise_std: float = 0.1
+    reshuffle_every: int = 25
+
+    def sensory_policy(self) -> RecurrentPolicy:
+        return make_sensory_policy(self.action_size, self.num_queries, head_hidden=self.head_hidden)
+
+    def mlp_policy(self) -> RecurrentPolicy:
+        return make_mlp_policy(self.base_env().observation_size, self.action_size, self.mlp_hidden)
+
+    def base_env(self, episode_length: int | None = None) -> Env:
+        kw = {} if episode_length is None else {"episode_length": episode_length}
+        return envs.make(self.env_name, **kw)
+
+
+TASKS = {
+    # Paper: M = 16, message size 32, linear to 1 action with tanh (about 1k parameters).
+    "cartpole_swingup": SensoryTask("cartpole_swingup", action_size=1, num_queries=16, head_hidden=(),
+                                    mlp_hidden=(32, 16)),
+}
+
+
+def task_of(name: str) -> SensoryTask:
+    """The `SensoryTask` called `name`; raises `ValueError` listing the known ones."""
+    if name not in TASKS:
+        raise ValueError(f"no sensory-neuron task {name!r}; available: {', '.join(sorted(TASKS))} "
+                         "(ant needs the physics engine's ant environment, not yet registered)")
+    return TASKS[name]
+
+
+def condition_env(task: SensoryTask, condition: str, episode_length: int | None = None) -> Env:
+    """The unbatched, time-limited environment of one evaluation condition."""
+    base = task.base_env(episode_length)
+    if condition == "unshuffled":
+        return base
+    if condition == "shuffled":
+        return with_observation_transforms(base, shuffle=True)
+    if condition == "reshuffle_25":
+        return with_observation_transforms(base, reshuffle_every=task.reshuffle_every)
+    if condition == "noise":
+        return with_observation_transforms(base, shuffle=True, noise_channels=task.noise_channels,
+                                           noise_std=task.noise_std)
+    raise ValueError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
+
+
+def save_params(path: pathlib.Path, params, meta: dict | None = None) -> None:
+    """Writes a haiku parameter dict to `.npz` (keys `module::name`), plus JSON metadata under `__meta__`."""
+    import json
+
+    flat = {f"{module}::{name}": np.asarray(value) for module, leaves in params.items()
+            for name, value in leaves.items()}
+    flat["__meta__"] = np.array(json.dumps(meta or {}))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(tmp, **flat)
+    tmp.replace(path)
+
+
+def load_params(path: pathlib.Path):
+    """Reads `save_params` output: `(params, meta)`."""
+    import json
+
+    if not pathlib.Path(path).exists():
+        raise FileNotFoundError(f"no trained parameters at {path}; run `simlab sensory train TASK` first")
+    params: dict = {}
+    with np.load(path) as data:
+        meta = json.loads(str(data["__meta__"]))
+        for key in data.files:
+            if key == "__meta__":
+                continue
+            module, name = key.split("::")
+            params.setdefault(module, {})[name] = jax.numpy.asarray(data[key])
+    return params, meta
+
+
+def params_path(task_name: str, agent: str) -> pathlib.Path:
+    """Where the shipped parameters of `agent` ('sensory' or 'mlp') on `task_name` live."""
+    return PARAMS_DIR / f"{task_name}_{agent}.npz"

@@ -15,6 +15,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
+from engine.batching import chunked_vmap
 from engine.env import Env, State
 
 
@@ -209,19 +210,24 @@ class VmapWrapper(Wrapper):
     `reset(key)` splits one key into `num_envs` keys; `step(state, action)` takes
     `action: [num_envs, *action_spec.shape]`. Every `State` leaf gains a leading
     `[num_envs]` axis. Specs stay those of a single environment.
+
+    Environments whose unwrapped class sets `vmap_chunk` (rigid-body tasks) are
+    stepped in chunks of that many environments (`engine.batching.chunked_vmap`),
+    which keeps large CPU batches cache-resident; results are identical.
     """
 
-    def __init__(self, env: Env, num_envs: int):
+    def __init__(self, env: Env, num_envs: int, chunk: int | None = None):
         super().__init__(env)
         if int(num_envs) != num_envs or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.num_envs = int(num_envs)
+        self.chunk = chunk if chunk is not None else getattr(env.unwrapped, "vmap_chunk", None)
 
     def reset(self, key: jax.Array) -> State:
-        return jax.vmap(self.env.reset)(jax.random.split(key, self.num_envs))
+        return chunked_vmap(self.env.reset, self.chunk)(jax.random.split(key, self.num_envs))
 
     def step(self, state: State, action: jax.Array) -> State:
-        return jax.vmap(self.env.step)(state, action)
+        return chunked_vmap(self.env.step, self.chunk)(state, action)
 
     def render_rgb(self, state: State, width: int = 320, height: int = 240):
         """Renders environment 0 of the batch."""

@@ -4,11 +4,12 @@ Public API:
   load_mjcf(path_or_xml, substeps=1) -> System
   init(sys, q, qd) -> State
   step(sys, state, ctrl) -> State
+  dynamics_terms(sys, q, qd) -> {mass_matrix, bias, x_pos, com}
 See docs/physics.md for the equations and limits.
 """
 from engine.physics.collision import Contact
 from engine.physics.mjcf import IGNORED_FEATURES, load_mjcf
 from engine.physics.model import System
-from engine.physics.pipeline import State, contact_geoms, init, step
+from engine.physics.pipeline import BATCH_CHUNK, State, contact_geoms, dynamics_terms, init, step
 
-__all__ = ["Contact", "IGNORED_FEATURES", "State", "System", "contact_geoms", "init", "load_mjcf", "step"]
+__all__ = ["BATCH_CHUNK", "Contact", "IGNORED_FEATURES", "State", "System", "contact_geoms", "dynamics_terms", "init", "load_mjcf", "step"]

@@ -23,7 +23,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import collision
+from engine.physics import collision, kinematics
 from engine.physics import math as pm
 from engine.physics import model as M
 
@@ -34,23 +34,56 @@ def _inertia_apply(mass, h, inertia, ang, lin):
     return pm.mat_vec(inertia, ang) + pm.cross(h, lin), mass[:, None] * lin - pm.cross(h, ang)
 
 
-def mass_matrix(sys: M.System, kin) -> jnp.ndarray:
-    """Joint-space inertia `[nv, nv]` (without armature)."""
-    arr = M.tree_arrays(sys.tree)
+def composite_inertia(sys: M.System, kin):
+    """Subtree sums of the body inertias about the tree reference point: `(mass [nb], h [nb, 3], I [nb, 3, 3])`."""
+    subtree = M.tree_arrays(sys.tree)["subtree"]
+    return (pm.static_matmul(subtree, sys.body_mass), pm.static_matmul(subtree, sys.body_mass[:, None] * kin.com),
+            pm.static_matmul(subtree, kin.inertia_ref))
+
+
+def _per_dof_forces(sys: M.System, kin, composite, extra=None):
+    """`Ic_{body(k)} S_k` for every dof k: `(ang [nv, 3], lin [nv, 3])`.
+
+    `extra` adds a general symmetric spatial inertia `[[A, B], [Bᵀ, C]]` per body
+    (`A, B, C` each `[nb, 3, 3]`, already summed over subtrees), used for contacts.
+    """
     dof_body = np.asarray(sys.tree.dof_body)
-    subtree = arr["subtree"]
-    mass = pm.static_matmul(subtree, sys.body_mass)
-    h = pm.static_matmul(subtree, sys.body_mass[:, None] * kin.com)
-    inertia = pm.static_matmul(subtree, kin.inertia_ref)
-    f_ang, f_lin = _inertia_apply(mass[dof_body], h[dof_body], inertia[dof_body], kin.dof_ang, kin.dof_lin)
+    mass, h, inertia = (x[dof_body] for x in composite)
+    f_ang, f_lin = _inertia_apply(mass, h, inertia, kin.dof_ang, kin.dof_lin)
+    if extra is not None:
+        a, b, c = (x[dof_body] for x in extra)
+        f_ang = f_ang + pm.mat_vec(a, kin.dof_ang) + pm.mat_vec(b, kin.dof_lin)
+        f_lin = f_lin + pm.mat_vec(jnp.swapaxes(b, -1, -2), kin.dof_ang) + pm.mat_vec(c, kin.dof_lin)
+    return f_ang, f_lin
+
+
+def joint_matrix(sys: M.System, kin, composite, extra=None) -> jnp.ndarray:
+    """`M[i, k] = S_i · (Ic_{body(k)} S_k)` on the ancestor pattern, mirrored: `[nv, nv]`."""
+    arr = M.tree_arrays(sys.tree)
+    f_ang, f_lin = _per_dof_forces(sys, kin, composite, extra)
     sf = pm.dot(kin.dof_ang[:, None, :], f_ang[None]) + pm.dot(kin.dof_lin[:, None, :], f_lin[None])
     # sf[i, k] is valid where dof i is an ancestor of (or is) dof k; mirror it.
     strict = arr["dof_anc"] & ~np.eye(sys.nv, dtype=bool)
     return jnp.where(arr["dof_anc"], sf, 0.0) + jnp.where(strict.T, sf.T, 0.0)
 
 
-def bias_force(sys: M.System, kin, qd: jnp.ndarray) -> jnp.ndarray:
-    """Coriolis, centrifugal and gravity forces `C(q, qd)` `[nv]`: `M qdd + C = tau`."""
+def joint_diagonal(sys: M.System, kin, composite) -> jnp.ndarray:
+    """Diagonal of the joint-space inertia `[nv]` (without armature), without forming `M`."""
+    f_ang, f_lin = _per_dof_forces(sys, kin, composite)
+    return pm.dot(kin.dof_ang, f_ang) + pm.dot(kin.dof_lin, f_lin)
+
+
+def mass_matrix(sys: M.System, kin) -> jnp.ndarray:
+    """Joint-space inertia `[nv, nv]` (without armature)."""
+    return joint_matrix(sys, kin, composite_inertia(sys, kin))
+
+
+def bias_force(sys: M.System, kin, qd: jnp.ndarray, wrench=None) -> jnp.ndarray:
+    """Coriolis, centrifugal and gravity forces `C(q, qd)` `[nv]`: `M qdd + C = tau`.
+
+    With `wrench = (torque [nb, 3], force [nb, 3])`, external wrenches about the tree
+    reference point summed over each body's subtree, returns `C − Σ Jᵀ wrench`.
+    """
     arr = M.tree_arrays(sys.tree)
     dof_body = np.asarray(sys.tree.dof_body)
     body_dof, subtree = arr["body_dof"], arr["subtree"]
@@ -67,7 +100,11 @@ def bias_force(sys: M.System, kin, qd: jnp.ndarray) -> jnp.ndarray:
     p_ang, p_lin = _inertia_apply(sys.body_mass, h, kin.inertia_ref, vel_ang, vel_lin)
     f_ang = fa_ang + pm.cross(vel_ang, p_ang) + pm.cross(vel_lin, p_lin)
     f_lin = fa_lin + pm.cross(vel_ang, p_lin)
-    fs_ang, fs_lin = pm.static_matmul(subtree, f_ang), pm.static_matmul(subtree, f_lin)
+    if wrench is not None:  # external wrenches (already summed over subtrees) enter with a minus sign
+        fs_ang = pm.static_matmul(subtree, f_ang) - wrench[0]
+        fs_lin = pm.static_matmul(subtree, f_lin) - wrench[1]
+    else:
+        fs_ang, fs_lin = pm.static_matmul(subtree, f_ang), pm.static_matmul(subtree, f_lin)
     return pm.dot(kin.dof_ang, fs_ang[dof_body]) + pm.dot(kin.dof_lin, fs_lin[dof_body])
 
 
@@ -146,23 +183,45 @@ def contact_jacobian(sys: M.System, kin, bodies: np.ndarray, points: jnp.ndarray
     return jac * body_dof[:, :, None]
 
 
-def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarray):
-    """Implicit-integration terms of all contact points.
+def _mat3(a, b):
+    """Batched 3x3 products `a @ b` (`[..., 3, 3]`) as multiply-and-sum."""
+    return pm.sum_axis(a[..., :, :, None] * b[..., None, :, :], -2)
 
-    Returns `(matrix [nv, nv], force [nv], output)` where the step solves
-    `(M + ... + matrix) Δqd = timestep·(... + force)` and `output(qd_new)`
-    gives the `[nc, 3]` contact forces at the new velocity and the `[nc]`
-    active mask.
+
+def _skew(r):
+    """`[..., 3, 3]` cross-product matrices, `skew(r) @ v = r × v`."""
+    x, y, z = r[..., 0], r[..., 1], r[..., 2]
+    zero = jnp.zeros_like(x)
+    return jnp.stack([jnp.stack([zero, -z, y], -1), jnp.stack([z, zero, -x], -1),
+                      jnp.stack([-y, x, zero], -1)], -2)
+
+
+def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarray):
+    """Implicit-integration terms of all contact points, folded into the tree.
+
+    The implicit term of one contact row set is `Jᵀ W J` with the 3x3 weight
+    `W = w_t·1 + (w_n − w_t)·n nᵀ` and `J = J₂(p) − J₁(p)`. For each moving side
+    s this is the joint-space inertia of a point of "anisotropic mass" W at
+    `r = p − ref`: spatial inertia `[[[r]× W [r]×ᵀ, [r]× W], [W [r]×ᵀ, W]]`. Summed
+    over subtrees like body inertias, it enters the composite-inertia pass, so
+    contacts cost no `[nc, nv, nv]` products. Contacts between two moving bodies
+    add the cross terms `−(J₁ᵀ W J₂ + J₂ᵀ W J₁)` explicitly.
+
+    Returns `(extra, wrench, cross, output)`: `extra = (A, B, C)` `[nb, 3, 3]`
+    subtree-summed spatial inertias; `wrench = (torque, force)` `[nb, 3]`
+    subtree-summed explicit contact wrenches (about the tree reference point);
+    `cross` `[nv, nv]` or None; `output(qd_new)` gives the `[nc, 3]` contact
+    forces at the new velocity and the `[nc]` active mask.
     """
     tree, dt = sys.tree, sys.timestep
     _, geom1, geom2 = collision.contact_layout(tree, sys.contact_pairs)
     geom_body = np.asarray(tree.geom_body)
-    body1, body2 = geom_body[geom1], geom_body[geom2]
     arr = M.tree_arrays(tree)
-    tree_mass = pm.static_matmul(arr["subtree"], sys.body_mass)[arr["body_root"]]
     movable = arr["body_dof"].sum(axis=1) > 0
+    bodies = (geom_body[geom1], geom_body[geom2])
+    tree_mass = pm.static_matmul(arr["subtree"], sys.body_mass)[arr["body_root"]]
     inv_mass = jnp.where(movable, 1.0 / jnp.where(movable, tree_mass, 1.0), 0.0)
-    effective_mass = 1.0 / (inv_mass[body1] + inv_mass[body2])
+    effective_mass = 1.0 / (inv_mass[bodies[0]] + inv_mass[bodies[1]])
     solref = 0.5 * (sys.geom_solref[geom1] + sys.geom_solref[geom2])
     dmax = 0.5 * (sys.geom_dmax[geom1] + sys.geom_dmax[geom2])
     stiffness, damping = soft_gains(effective_mass, solref, dmax, dt)
@@ -170,10 +229,21 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
     friction = jnp.maximum(sys.geom_friction[geom1], sys.geom_friction[geom2]) * (condim > 1)
     margin = jnp.maximum(sys.geom_margin[geom1], sys.geom_margin[geom2])
 
-    jac = contact_jacobian(sys, kin, body2, contact.pos) - contact_jacobian(sys, kin, body1, contact.pos)
+    # Moving sides: (sign per point [nc] (0 where that side is static), bodies, offsets from ref).
+    sides = []
+    for sign, body in ((-1.0, bodies[0]), (1.0, bodies[1])):
+        if movable[body].any():
+            sides.append((sign * movable[body].astype(np.float32), body, contact.pos - kin.ref[body]))
+
+    def point_velocity(vel):
+        ang, lin = vel
+        total = 0.0
+        for sign, body, r in sides:
+            total = total + sign[:, None] * (lin[body] + pm.cross(ang[body], r))
+        return total
+
     n = contact.normal
-    jac_n = pm.dot(jac, n[:, None, :])
-    v_rel = pm.sum_axis(jac * qd[None, :, None], 1)
+    v_rel = point_velocity(kinematics.body_velocities(sys, kin, qd))
     v_n = pm.dot(v_rel, n)
     v_t = v_rel - v_n[:, None] * n
     # Predictive activation (as for joint limits): engage when the surfaces would
@@ -183,24 +253,48 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
     # Friction scales with the spring part of the normal force: the damping part
     # oscillates with contact chatter and, clipped at zero, would bias it upwards.
     normal_force = stiffness * jnp.maximum(penetration, 0.0)
-    slip = jnp.sqrt(jnp.sum(v_t * v_t, axis=-1) + FRICTION_VELOCITY_EPS ** 2)
+    slip = jnp.sqrt(pm.dot(v_t, v_t) + FRICTION_VELOCITY_EPS ** 2)
     viscous = friction * normal_force / slip
-    w_n = dt * (damping + dt * stiffness) * active
+    implicit_damping = damping + dt * stiffness
     w_t = dt * viscous
-    # Σ_rows w·jᵀj over the 3 axis rows and the normal row of every contact.
-    rows = jnp.concatenate([jnp.swapaxes(jac, 1, 2).reshape(-1, jac.shape[1]), jac_n])
-    weights = jnp.concatenate([jnp.repeat(w_t, 3), w_n - w_t])
-    matrix = pm.sum_axis((weights[:, None] * rows)[:, :, None] * rows[:, None, :], 0)
-    f_n0 = (stiffness * penetration - (damping + dt * stiffness) * v_n) * active
-    force = pm.sum_axis(jac_n * f_n0[:, None] - pm.dot(jac, (viscous[:, None] * v_t)[:, None, :]), 0)
+    w_n = dt * implicit_damping * active
+    weight = w_t[:, None, None] * np.eye(3, dtype=np.float32) + (w_n - w_t)[:, None, None] * (n[:, :, None] * n[:, None, :])
+    f_n0 = (stiffness * penetration - implicit_damping * v_n) * active
+    force0 = f_n0[:, None] * n - viscous[:, None] * v_t
+
+    nb = tree.num_bodies
+    inertias, wrenches, columns = [], [], []
+    for sign, body, r in sides:
+        skew = _skew(r)
+        b = _mat3(skew, weight)
+        a = _mat3(b, jnp.swapaxes(skew, -1, -2))
+        inertias.append((a, b, weight))
+        f = sign[:, None] * force0
+        wrenches.append((pm.cross(r, f), f))
+        onehot = np.zeros((nb, len(body)), np.float32)
+        onehot[body, np.arange(len(body))] = np.abs(sign)
+        columns.append(arr["subtree"] @ onehot)
+    to_tree = np.concatenate(columns, axis=1)
+    extra = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in inertias])) for i in range(3))
+    wrench = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in wrenches])) for i in range(2))
+
+    cross = None
+    both = np.nonzero(movable[bodies[0]] & movable[bodies[1]])[0]
+    if len(both):
+        pos = contact.pos[both]
+        j1 = contact_jacobian(sys, kin, bodies[0][both], pos)  # [m, nv, 3]
+        j2 = contact_jacobian(sys, kin, bodies[1][both], pos)
+        u = pm.sum_axis(weight[both][:, None, :, :] * j2[:, :, None, :], -1)  # W J2: [m, nv, 3]
+        term = pm.sum_axis(pm.sum_axis(j1[:, :, None, :] * u[:, None, :, :], -1), 0)
+        cross = -(term + term.T)
 
     def output(qd_new):
-        v1 = pm.sum_axis(jac * qd_new[None, :, None], 1)
+        v1 = point_velocity(kinematics.body_velocities(sys, kin, qd_new))
         v1_n = pm.dot(v1, n)
-        f_n = (stiffness * penetration - (damping + dt * stiffness) * v1_n) * active
+        f_n = (stiffness * penetration - implicit_damping * v1_n) * active
         return f_n[:, None] * n - viscous[:, None] * (v1 - v1_n[:, None] * n), active
 
-    return matrix, force, output
+    return extra, wrench, cross, output
 
 
 def limit_terms(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, mass_diag: jnp.ndarray):
@@ -224,3 +318,4 @@ def limit_terms(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, mass_diag: jnp.n
     push = (stiffness * (lower - qj) - implicit_damping * vj) * below - (stiffness * (qj - upper) + implicit_damping * vj) * above
     diag = diag.at[dofadr].add(sys.timestep * implicit_damping * (below + above))
     return diag, force.at[dofadr].add(push)
+

@@ -124,3 +124,6 @@ def mat_vec(mat, vec):
 def static_matmul(mat, x):
     """`mat @ x` for a static numpy matrix `[m, n]` and `x` of shape `[n, ...]`."""
     return jnp.tensordot(jnp.asarray(mat, dtype=x.dtype), x, axes=1)
+
+
+quat_to_mat_array = quat_to_mat  # `[..., 4]` -> `[..., 3, 3]` (array form)

@@ -19,6 +19,10 @@ from engine.physics import math as pm
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
 
+# Batch chunk for `engine.batching.chunked_vmap` on CPU: Ant-sized systems stay in cache
+# up to a few hundred per chunk (bench/physics.py measures 256-1024 as equivalent, 4096 slower).
+BATCH_CHUNK = 512
+
 
 @pytree_dataclass
 class State:
@@ -80,28 +84,34 @@ def substep(sys: M.System, q, qd, ctrl):
     """One semi-implicit Euler substep. Returns `(q', qd', contact)`."""
     h = sys.timestep
     kin = kinematics.forward_kinematics(sys, q)
-    eye = jnp.eye(sys.nv, dtype=q.dtype)
-    mass = dynamics.mass_matrix(sys, kin) + eye * sys.dof_armature
-    diagonal = np.arange(sys.nv)  # static gather; jnp.diagonal would trace a platform `cond`
-    force = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
-             - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd))
-    limit_diag, limit_force = dynamics.limit_terms(sys, q, qd, mass[diagonal, diagonal])
-    matrix = mass + eye * (h * sys.dof_damping + limit_diag)
-    force = force + limit_force
+    composite = dynamics.composite_inertia(sys, kin)
     contact = collision.collide(sys, kin)
+    extra = wrench = cross = output = None
     if contact.dist.shape[0]:
-        contact_matrix, contact_force, contact_output = dynamics.contact_terms(sys, kin, contact, qd)
-        matrix, force = matrix + contact_matrix, force + contact_force
-    qd_new = qd + integrator.solve_spd(matrix, h * force)
-    if contact.dist.shape[0]:
-        contact_force, contact_active = contact_output(qd_new)
+        extra, wrench, cross, output = dynamics.contact_terms(sys, kin, contact, qd)
+    matrix = dynamics.joint_matrix(sys, kin, composite, extra)
+    if cross is not None:
+        matrix = matrix + cross
+    force = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
+             - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd, wrench))
+    mass_diag = dynamics.joint_diagonal(sys, kin, composite) + sys.dof_armature
+    limit_diag, limit_force = dynamics.limit_terms(sys, q, qd, mass_diag)
+    eye = jnp.eye(sys.nv, dtype=q.dtype)
+    matrix = matrix + eye * (sys.dof_armature + h * sys.dof_damping + limit_diag)
+    qd_new = qd + integrator.solve_spd(matrix, h * (force + limit_force))
+    if output is not None:
+        contact_force, contact_active = output(qd_new)
         contact = contact.replace(force=contact_force, active=contact_active)
     q_new = integrator.integrate_positions(sys, q, qd_new, h)
     return q_new, qd_new, contact
 
 
 def step(sys: M.System, state: State, ctrl) -> State:
-    """Advance `state` by `sys.dt = sys.timestep * sys.substeps` seconds under controls `ctrl` `[nu]`."""
+    """Advance `state` by `sys.dt = sys.timestep * sys.substeps` seconds under controls `ctrl` `[nu]`.
+
+    Unbatched; batch with `jax.vmap`, or for thousands of systems on CPU with
+    `engine.batching.chunked_vmap(..., chunk=BATCH_CHUNK)` (cache-sized chunks).
+    """
     ctrl = _check(sys, "ctrl", ctrl, sys.nu)
 
     def body(carry, _):
@@ -111,3 +121,18 @@ def step(sys: M.System, state: State, ctrl) -> State:
 
     (q, qd, contact), _ = jax.lax.scan(body, (state.q, state.qd, state.contact), None, length=sys.substeps)
     return _observe(sys, q, qd, contact)
+
+
+
+def dynamics_terms(sys: M.System, q, qd) -> dict:
+    """Joint-space dynamics at `(q [nq], qd [nv])`, for analysis and tests.
+
+    Returns a dict: `mass_matrix` `[nv, nv]` (no armature; equals `mujoco.mj_fullM`),
+    `bias` `[nv]` (Coriolis, centrifugal and gravity; MuJoCo's `qfrc_bias`),
+    `x_pos` `[nb, 3]` body origins and `com` `[nb, 3]` body centers of mass (world).
+    """
+    q = _check(sys, "q", q, sys.nq).astype(jnp.float32)
+    qd = _check(sys, "qd", qd, sys.nv).astype(jnp.float32)
+    kin = kinematics.forward_kinematics(sys, q)
+    return {"mass_matrix": dynamics.mass_matrix(sys, kin), "bias": dynamics.bias_force(sys, kin, qd),
+            "x_pos": kin.x_pos, "com": kin.com + kin.ref}

@@ -90,11 +90,12 @@ def test_domain_randomized_systems_vmap(ant):
     def fall(sys):
         def body(state, _):
             return physics.step(sys, state, jnp.zeros(8)), None
-        return jax.lax.scan(body, state, None, length=3)[0].x_pos[1, 2]
+        return jax.lax.scan(body, state, None, length=30)[0].x_pos[1, 2]  # 1.5 s: lands and settles
 
-    heights = jax.jit(jax.vmap(fall))(systems)
-    assert np.all(np.isfinite(np.asarray(heights)))
-    assert float(heights[0]) != float(heights[2])  # different masses give different motion
+    heights = np.asarray(jax.jit(jax.vmap(fall))(systems))
+    assert np.all(np.isfinite(heights))
+    # Free fall is mass-independent; on the ground a heavier torso sits lower on the soft contacts and legs.
+    assert heights[0] > heights[1] > heights[2]
 
 
 def _gym_ant_rollout(num_envs, num_steps):

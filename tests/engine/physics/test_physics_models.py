@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from engine import physics
-from engine.physics import dynamics, kinematics
 from physics_models import BRAX_MODELS, brax_asset, gym_asset, free_body
 
 
@@ -81,8 +80,8 @@ def test_mass_matrix_and_bias_match_mujoco(name):
 
     @jax.jit
     def terms(q, qd):
-        kin = kinematics.forward_kinematics(sys, q)
-        return kin.x_pos, dynamics.mass_matrix(sys, kin), dynamics.bias_force(sys, kin, qd)
+        out = physics.dynamics_terms(sys, q, qd)
+        return out["x_pos"], out["mass_matrix"], out["bias"]
 
     for _ in range(3):
         q = m.qpos0 + 0.3 * rng.normal(size=m.nq)

@@ -3,6 +3,7 @@
     simlab envs [--json]                      list environments with their sizes
     simlab train ENV --agent ppo ...          train in-process; metrics.csv, checkpoints, plot
     simlab eval ENV --checkpoint DIR          evaluate a trained run
+    simlab render ENV --out FILE.gif          render a rollout (random, or --checkpoint DIR) to png/gif/mp4
     simlab bench steps --env NAME ...         env-steps/s vs batch size (bench/steps.py)
     simlab bench physics --env ant ...        physics throughput vs Brax/MuJoCo (bench/physics.py)
     simlab recsim | rendezvous | sensory ...  applications (each has its own --help)
@@ -24,6 +25,8 @@ BENCHMARKS = {
     "recsim": ("bench.recsim", "recommender-ecosystem user-steps/s"),
     "apg_vs_ppo": ("bench.apg_vs_ppo", "sample efficiency of analytic policy gradients vs PPO"),
     "sensory": ("bench.sensory", "sensory-neuron vs MLP agents on shuffled and noisy observations"),
+    "manipulation": ("bench.manipulation", "PPO success on grasp, fetch and ur5e against a random policy"),
+    "locomotion": ("bench.locomotion", "PPO on ant, halfcheetah and reacher against a random policy"),
 }
 
 
@@ -91,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_parser(sub)
     add_eval_parser(sub)
+
+    from agents.cli_render import add_render_parser
+
+    add_render_parser(sub)
 
     p_recsim = sub.add_parser("recsim", help="recommender-ecosystem simulations (see `simlab recsim --help`)",
                               add_help=False)

@@ -23,7 +23,26 @@ DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
                                      learning_rate=3e-4, gamma=0.99, hidden=(128, 128)),
     ("sac", "pendulum"): dict(num_envs=4, env_steps_per_iteration=50, grad_updates_per_step=4,
                               warmup_steps=1000, learning_rate=3e-4, hidden=(128, 128)),
+    # --- locomotion (envs/locomotion, gymnasium v5 semantics; sized for a 2-core CPU, see bench/locomotion.py) ---
+    ("ppo", "ant"): dict(num_envs=64, rollout_length=64, epochs=4, num_minibatches=4, learning_rate=3e-4,
+                         gamma=0.99, reward_scale=0.1, hidden=(64, 64)),
+    ("ppo", "halfcheetah"): dict(num_envs=64, rollout_length=64, epochs=4, num_minibatches=4, learning_rate=3e-4,
+                                 gamma=0.99, reward_scale=0.1, hidden=(64, 64)),
+    ("ppo", "reacher"): dict(num_envs=64, rollout_length=50, epochs=4, num_minibatches=4, learning_rate=1e-3,
+                             gamma=0.95, reward_scale=1.0, hidden=(64, 64)),
+    # --- end locomotion ---
 }
+# --- manipulation (grasp, fetch, ur5e); see bench/manipulation.py ---
+DEFAULTS.update({
+    ("ppo", "grasp"): dict(num_envs=256, rollout_length=25, epochs=4, num_minibatches=8, learning_rate=3e-4,
+                           gamma=0.97, reward_scale=0.1, hidden=(128, 128), entropy_coef=1e-3),
+    ("ppo", "fetch"): dict(num_envs=256, rollout_length=32, epochs=4, num_minibatches=8, learning_rate=3e-4,
+                           gamma=0.99, reward_scale=1.0, hidden=(128, 128)),
+    ("ppo", "ur5e"): dict(num_envs=256, rollout_length=25, epochs=4, num_minibatches=8, learning_rate=3e-4,
+                          gamma=0.97, reward_scale=0.1, hidden=(128, 128)),
+})
+# --- end manipulation ---
+
 DEFAULT_STEPS: dict[tuple[str, str], int] = {
     ("ppo", "cartpole_swingup"): 2_000_000,
     ("ppo", "pendulum"): 1_500_000,
@@ -31,6 +50,9 @@ DEFAULT_STEPS: dict[tuple[str, str], int] = {
     ("ppo", "goal_navigation"): 3_000_000,
     ("apg", "pendulum_balance"): 100_000,
     ("ppo", "pendulum_balance"): 1_000_000,
+    ("ppo", "ant"): 262_144,
+    ("ppo", "halfcheetah"): 524_288,
+    ("ppo", "reacher"): 1_024_000,
 }
 
 

@@ -5,7 +5,7 @@
 
 Measured per batch size, all at a 0.05 s control period on the same MJCF model
 (brax's `envs/assets/<env>.xml`):
-  * ours: `jit(lax.scan(vmap(engine.physics.step)))` with uniform random controls;
+  * ours: `jit(lax.scan(chunked_vmap(engine.physics.step, BATCH_CHUNK)))` with uniform random controls;
   * Brax 0.14 environments for each pipeline (spring, positional, generalized, mjx),
     `n_frames` set so that `env.dt == 0.05`, stepped the same way;
   * MuJoCo C through gymnasium `Ant-v5`/`Humanoid-v5` (frame_skip giving 0.05 s), single
@@ -29,6 +29,7 @@ import numpy as np
 from tqdm import tqdm
 
 from bench import harness
+from engine.batching import chunked_vmap
 
 CONTROL_DT = 0.05
 BRAX_PIPELINES = ("spring", "positional", "generalized", "mjx")
@@ -77,7 +78,7 @@ def ours_sizes(env: str, sizes, args, progress) -> list[dict]:
         def rollout(state, key, n=n, steps=steps):
             def body(state, k):
                 ctrl = jax.random.uniform(k, (n, sys_.nu), minval=-1.0, maxval=1.0)
-                return jax.vmap(physics.step, in_axes=(None, 0, 0))(sys_, state, ctrl), None
+                return chunked_vmap(lambda s, u: physics.step(sys_, s, u), physics.BATCH_CHUNK)(state, ctrl), None
             state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
             return state, jnp.sum(state.x_pos[:, 1])
 

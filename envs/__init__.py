@@ -22,3 +22,22 @@ register("rendezvous", Rendezvous, gym_name="Rendezvous", gym=False)
 
 __all__ = ["make", "names", "register", "entry", "UnknownEnvironmentError"]
 import envs.recommendation  # noqa: E402,F401  (registers slate_recommendation)
+
+# --- locomotion and reaching (engine.physics, gymnasium v5 semantics) ---
+from envs.locomotion import Ant, HalfCheetah, Hopper, Humanoid, Reacher, Walker2d  # noqa: E402
+
+register("ant", Ant, gym_name="Ant")
+register("halfcheetah", HalfCheetah, gym_name="HalfCheetah")
+register("humanoid", Humanoid, gym_name="Humanoid")
+register("hopper", Hopper, gym_name="Hopper")
+register("walker2d", Walker2d, gym_name="Walker2d")
+register("reacher", Reacher, gym_name="Reacher")
+# --- end locomotion ---
+
+# --- manipulation (grasp, fetch, ur5e): envs/manipulation/ ---
+from envs.manipulation import Fetch, Grasp, UR5e  # noqa: E402
+
+register("grasp", Grasp, gym_name="Grasp")
+register("fetch", Fetch, gym_name="Fetch")
+register("ur5e", UR5e, gym_name="UR5e")
+# --- end manipulation ---

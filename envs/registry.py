@@ -106,6 +106,7 @@ def make(
     episode_length: int | None | object = _DEFAULT,
     num_envs: int | None = None,
     auto_reset: Literal["fresh", "cached"] | None = "fresh",
+    randomize: Callable | None = None,
     **kwargs: Any,
 ) -> Env:
     """Creates a registered environment.
@@ -119,6 +120,9 @@ def make(
         unbatched environment with only the time limit.
       auto_reset: for batched environments, "fresh" (new random initial state
         per episode), "cached" (reuse the first) or None (no auto-reset).
+      randomize: domain randomization for physics environments, `(sys, key) ->
+        {System field: value}`; each environment (and, with fresh auto-reset, each
+        episode) draws its own parameters (see `envs.randomization`).
       **kwargs: forwarded to the environment's constructor.
 
     Raises:
@@ -134,6 +138,10 @@ def make(
         raise
     if not isinstance(env, Env):
         raise TypeError(f"factory of {name!r} returned {type(env).__name__}, not an engine.Env")
+    if randomize is not None:
+        from envs.randomization import DomainRandomization
+
+        env = DomainRandomization(env, randomize)
     if episode_length is _DEFAULT:
         episode_length = env.default_episode_length
     if num_envs is None:

@@ -1,0 +1,130 @@
+"""`simlab render ENV [--checkpoint DIR] [--steps N] --out FILE.{png,gif,mp4}`.
+
+Rolls out one environment on the host (random actions by default, or the
+deterministic policy of a run trained with `simlab train`) and writes its frames:
+a PNG of the last frame, or an animated GIF / MP4 of every frame at the control
+rate. Finished episodes are reset with a new key, so a long rollout spans episodes.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = (".png", ".gif", ".mp4")
+
+
+def add_render_parser(sub) -> None:
+    p = sub.add_parser("render", help="render a rollout to PNG/GIF/MP4 (random or trained policy)")
+    p.add_argument("env", help="registered environment with rendering (see `simlab envs`)")
+    p.add_argument("--out", required=True, help="output file: .png (last frame), .gif or .mp4 (all frames)")
+    p.add_argument("--checkpoint", default=None, help="run directory of `simlab train` (default: random actions)")
+    p.add_argument("--steps", type=int, default=None, help="control steps to roll out (default 200; 0 for a png "
+                                                           "of the initial state)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--height", type=int, default=240)
+    p.set_defaults(func=cmd_render)
+
+
+def _check_args(args) -> Path:
+    out = Path(args.out)
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(f"--out must end in one of {', '.join(FORMATS)}, got {out.name!r}")
+    if args.steps is not None and args.steps < 0:
+        raise ValueError(f"--steps must be >= 0, got {args.steps}")
+    if out.suffix.lower() != ".png" and args.steps == 0:
+        raise ValueError("an animation needs --steps >= 1")
+    if not (16 <= args.width <= 4096 and 16 <= args.height <= 4096):
+        raise ValueError(f"--width/--height must lie in 16..4096, got {args.width}x{args.height}")
+    return out
+
+
+def _policy(args, env):
+    """`act(obs, rng) -> action` on the host: random uniform, or a trained run's policy."""
+    spec = env.action_spec
+    if args.checkpoint is None:
+        low, high = np.asarray(spec.low), np.asarray(spec.high)
+        return lambda obs, rng: rng.uniform(low, high).astype(spec.dtype)
+    config_path = Path(args.checkpoint) / "config.json"
+    if config_path.exists():
+        trained_on = json.loads(config_path.read_text()).get("env")
+        if trained_on != args.env:
+            raise ValueError(f"--checkpoint {args.checkpoint} was trained on {trained_on!r}, not {args.env!r}")
+    from agents.loading import load_policy
+
+    policy = load_policy(args.checkpoint, deterministic=True, seed=args.seed)
+    return lambda obs, rng: np.asarray(policy(obs), spec.dtype)
+
+
+def write_frames(frames: list[np.ndarray], out: Path, fps: float) -> None:
+    """Writes one PNG (last frame), or a looping GIF / an H.264 MP4 of all frames."""
+    import imageio.v3 as iio
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    suffix = out.suffix.lower()
+    if suffix == ".png":
+        iio.imwrite(out, frames[-1])
+    elif suffix == ".gif":
+        iio.imwrite(out, np.stack(frames), duration=1000.0 / fps, loop=0)
+    else:
+        try:
+            import imageio_ffmpeg  # noqa: F401
+        except ImportError:
+            raise RuntimeError("writing .mp4 needs imageio-ffmpeg: `pip install imageio-ffmpeg` "
+                               "(or write a .gif)") from None
+        iio.imwrite(out, np.stack(frames), fps=fps, codec="libx264", plugin="FFMPEG")
+
+
+def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int, act) -> tuple[list, float]:
+    """Frames `[H, W, 3]` uint8 of a `steps`-step rollout of `env_name` (plus the initial one); and the fps."""
+    import jax
+
+    import envs
+
+    env = envs.make(env_name)
+    if not env.supports_rendering:
+        raise ValueError(f"{env_name} cannot be rendered; environments with rendering: "
+                         f"{', '.join(n for n in envs.names() if envs.make(n).supports_rendering)}")
+    reset, step = jax.jit(env.reset), jax.jit(env.step)
+    key = jax.random.key(seed)
+    key, reset_key = jax.random.split(key)
+    state = reset(reset_key)
+    rng = np.random.default_rng(seed)
+    frames = [env.render_rgb(jax.device_get(state), width, height)]
+    for _ in range(steps):
+        state = step(state, act(np.asarray(state.obs), rng))
+        if bool(state.done):
+            key, reset_key = jax.random.split(key)
+            state = reset(reset_key)
+        frames.append(env.render_rgb(jax.device_get(state), width, height))
+    fps = 1.0 / env.dt if env.dt > 0 else 30.0
+    return frames, fps
+
+
+def cmd_render(args) -> int:
+    try:
+        out = _check_args(args)
+        import envs
+        from envs.boundary import check_seed
+
+        check_seed(args.seed)
+        env = envs.make(args.env)
+        steps = args.steps if args.steps is not None else 200
+        frames, fps = render_rollout(args.env, steps, args.seed, args.width, args.height, _policy(args, env))
+        write_frames(frames, out, fps)
+    except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as err:
+        print(f"simlab render: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({len(frames) if out.suffix.lower() != '.png' else 1} frame(s), {args.width}x{args.height})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="simlab")
+    add_render_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["render", *(argv or [])])
+    return args.func(args)

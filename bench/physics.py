@@ -205,7 +205,8 @@ def main(argv=None) -> int:
                        "ours_over_mujoco_single": row["steps_per_s"] / mujoco["single"]["steps_per_s"],
                        "ours_over_mujoco_async2": row["steps_per_s"] / mujoco["async2"]["steps_per_s"]})
     result = {"env": args.env, "control_dt": CONTROL_DT, "machine": harness.machine_info(),
-              "note": "CPU shared with other jobs while measuring; compare within this run only",
+              "note": "all columns measured in this one run; compare within it",
+              "load_average_before": list(os.getloadavg()),
               "ours": ours, "brax": brax, "mujoco": mujoco, "ratios": ratios}
     out = Path(args.out)
     harness.write_json(out / f"physics_{args.env}.json", result)

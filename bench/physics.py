@@ -5,9 +5,17 @@
 
 Measured per batch size, all at a 0.05 s control period on the same MJCF model
 (brax's `envs/assets/<env>.xml`):
-  * ours: `jit(lax.scan(chunked_vmap(engine.physics.step, BATCH_CHUNK)))` with uniform random controls;
+  * ours: `jit(lax.scan(sharded_vmap(engine.physics.step, batch_chunk(sys), mesh)))` with uniform
+    random controls, the batch split over one CPU device per core (`--devices`, default: all
+    cores; set before JAX starts), as `simlab` runs batches on a CPU host;
+  * ours on one device (`ours-1dev`, `chunked_vmap(step, BATCH_CHUNK)`), for reference;
   * Brax 0.14 environments for each pipeline (spring, positional, generalized, mjx),
-    `n_frames` set so that `env.dt == 0.05`, stepped the same way;
+    `n_frames` set so that `env.dt == 0.05`, stepped as shipped: `jit(lax.scan(vmap(env.step)))`
+    on one device (XLA's intra-op threads may use the other cores);
+  * Brax pipelines given our batching (`--brax-batched`, default spring, positional, generalized):
+    `vmap(env.step)` replaced by the same `sharded_vmap` with a chunk of 128 — how much of
+    our lead is batching rather than the engine (mjx deadlocks on several CPU
+    devices, see engine/batching.py);
   * MuJoCo C through gymnasium `Ant-v5`/`Humanoid-v5` (frame_skip giving 0.05 s), single
     process and `make_vec(..., vectorization_mode="async")` with 2 workers (batch-size independent).
 Compile time of each fused rollout is recorded. Writes `<out>/physics_<env>.json` and `.png`;
@@ -29,12 +37,13 @@ import numpy as np
 from tqdm import tqdm
 
 from bench import harness
-from engine.batching import chunked_vmap
+from engine.batching import sharded_vmap
 
 CONTROL_DT = 0.05
 BRAX_PIPELINES = ("spring", "positional", "generalized", "mjx")
 GYM_IDS = {"ant": "Ant-v5", "humanoid": "Humanoid-v5"}
 DEFAULT_SIZES = "1,64,1024,4096,8192"
+BRAX_BATCHED_CHUNK = 128
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=0, help="control steps per timed call (default: by batch size)")
     parser.add_argument("--repeats", type=int, default=2, help="timed repeats; the best is reported")
     parser.add_argument("--pipelines", default=",".join(BRAX_PIPELINES), help="Brax pipelines to run (comma list)")
+    parser.add_argument("--brax-batched", default="spring,positional,generalized",
+                        help="Brax pipelines also run through our chunked, sharded batching (comma list; '' for none)")
+    parser.add_argument("--devices", type=int, default=0,
+                        help="CPU devices to shard ours over (default 0: one per core; 1: no sharding)")
     parser.add_argument("--mujoco-budget", type=float, default=5.0, help="seconds per MuJoCo C measurement")
     parser.add_argument("--quick", action="store_true", help="sizes 1,64,1024, short calls, one repeat")
     parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR, help="directory for JSON and PNG")
@@ -59,7 +72,12 @@ def _steps_for(num_envs: int, override: int) -> int:
     return override if override > 0 else int(np.clip(2 ** 15 // num_envs, 4, 200))
 
 
-def ours_sizes(env: str, sizes, args, progress) -> list[dict]:
+def _mesh_for(num_envs: int, mesh):
+    """The mesh if the batch splits evenly over it, else None (one device)."""
+    return mesh if mesh is not None and num_envs % mesh.devices.size == 0 else None
+
+
+def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours") -> list[dict]:
     from engine import physics
 
     base = physics.load_mjcf(_asset(env))
@@ -70,25 +88,29 @@ def ours_sizes(env: str, sizes, args, progress) -> list[dict]:
         q0 = q0.at[7:].set(jnp.array([0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0]))
     rows = []
     for n in sizes:
-        progress.set_description(f"ours n={n}")
+        progress.set_description(f"{label} n={n}")
         steps = _steps_for(n, args.steps)
         state = jax.vmap(lambda k: physics.init(sys_, q0, 0.1 * jax.random.normal(k, (sys_.nv,))))(
             jax.random.split(jax.random.PRNGKey(0), n))
+        use = _mesh_for(n, mesh)
+        devices = 1 if use is None else use.devices.size
+        chunk = physics.batch_chunk(sys_, devices)
+        batched_step = sharded_vmap(lambda s, u: physics.step(sys_, s, u), chunk, use)
 
-        def rollout(state, key, n=n, steps=steps):
+        def rollout(state, key, n=n, steps=steps, batched_step=batched_step):
             def body(state, k):
                 ctrl = jax.random.uniform(k, (n, sys_.nu), minval=-1.0, maxval=1.0)
-                return chunked_vmap(lambda s, u: physics.step(sys_, s, u), physics.BATCH_CHUNK)(state, ctrl), None
+                return batched_step(state, ctrl), None
             state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
             return state, jnp.sum(state.x_pos[:, 1])
 
         rows.append(harness.time_compiled(rollout, state, jax.random.PRNGKey(1), n, steps, args.repeats))
-        rows[-1]["substeps"] = substeps
+        rows[-1].update(substeps=substeps, devices=devices, chunk=chunk)
         progress.update(1)
     return rows
 
 
-def brax_sizes(env: str, pipeline: str, sizes, args, progress) -> list[dict] | dict:
+def brax_sizes(env: str, pipeline: str, sizes, args, progress, mesh=None, batched: bool = False) -> list[dict] | dict:
     try:
         from brax import envs as brax_envs
 
@@ -100,20 +122,24 @@ def brax_sizes(env: str, pipeline: str, sizes, args, progress) -> list[dict] | d
         return {"error": f"{type(err).__name__}: {err}"}
     rows = []
     for n in sizes:
-        progress.set_description(f"brax-{pipeline} n={n}")
+        progress.set_description(f"brax-{pipeline}{'-batched' if batched else ''} n={n}")
         steps = _steps_for(n, args.steps)
+        use = _mesh_for(n, mesh)
+        batched_step = sharded_vmap(benv.step, BRAX_BATCHED_CHUNK, use) if batched else jax.vmap(benv.step)
         try:
             state = jax.jit(jax.vmap(benv.reset))(jax.random.split(jax.random.PRNGKey(0), n))
 
-            def rollout(state, key, n=n, steps=steps):
+            def rollout(state, key, n=n, steps=steps, batched_step=batched_step):
                 def body(state, k):
                     action = jax.random.uniform(k, (n, benv.action_size), minval=-1.0, maxval=1.0)
-                    return jax.vmap(benv.step)(state, action), None
+                    return batched_step(state, action), None
                 state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
                 return state, jnp.sum(state.obs)
 
             row = harness.time_compiled(rollout, state, jax.random.PRNGKey(1), n, steps, args.repeats)
             row["dt"] = float(benv.dt)
+            if batched:
+                row.update(devices=1 if use is None else use.devices.size, chunk=BRAX_BATCHED_CHUNK)
             rows.append(row)
         except Exception as err:
             rows.append({"num_envs": n, "error": f"{type(err).__name__}: {err}"})
@@ -154,26 +180,56 @@ def mujoco_gymnasium(env: str, args, progress) -> dict:
     return out
 
 
+def _cell(c: dict) -> str:
+    return f"{c['steps_per_s']:>10,.0f} ({c['compile_s']:>3.0f}s)" if "steps_per_s" in c else f"{'error':>16}"
+
+
+def _columns(result: dict) -> dict[str, list[dict]]:
+    cols = {"ours": result["ours"], "ours-1dev": result["ours_1dev"]}
+    for group, suffix in (("brax", ""), ("brax_batched", "+our-batching")):
+        for p, rows in result[group].items():
+            cols[f"brax-{p}{suffix}"] = rows if isinstance(rows, list) else [{"error": rows.get("error")}] * len(result["ours"])
+    return cols
+
+
 def _table(result: dict) -> str:
-    sizes = [r["num_envs"] for r in result["ours"]]
-    names = ["ours"] + [f"brax-{p}" for p in result["brax"]]
-    lines = [f"{'num_envs':>8} " + " ".join(f"{n:>16}" for n in names) + f" {'mujoco-1':>10} {'mujoco-async2':>14}"
-             + f" {'ours/best-brax':>15} {'ours/mujoco2':>13}"]
+    cols = _columns(result)
+    names = list(cols)
+    lines = ["  ".join([f"{'num_envs':>8}"] + [f"{n:>18}" for n in names]
+                       + [f"{'mujoco-1':>10}", f"{'mujoco-async2':>14}", f"{'ours/best-brax':>15}",
+                          f"{'ours/best-brax+ob':>18}", f"{'ours/mujoco2':>13}"])]
     mj = result["mujoco"]
-    for i, n in enumerate(sizes):
-        cells = [result["ours"][i]]
-        for p in result["brax"]:
-            rows = result["brax"][p]
-            cells.append(rows[i] if isinstance(rows, list) else {"error": rows.get("error")})
-        text = []
-        for c in cells:
-            text.append(f"{c['steps_per_s']:>10,.0f} ({c['compile_s']:>3.0f}s)" if "steps_per_s" in c else f"{'error':>16}")
-        ratio = result["ratios"][i]
-        lines.append(f"{n:>8} " + " ".join(f"{t:>16}" for t in text)
-                     + f" {mj['single']['steps_per_s']:>10,.0f} {mj['async2']['steps_per_s']:>14,.0f}"
-                     + f" {ratio['ours_over_best_brax']:>15.2f} {ratio['ours_over_mujoco_async2']:>13.2f}")
-    lines.append("cells: env-steps/s (jit compile time); control dt 0.05 s everywhere")
+    for i, ratio in enumerate(result["ratios"]):
+        cells = [f"{_cell(cols[n][i]):>18}" for n in names]
+        lines.append("  ".join([f"{ratio['num_envs']:>8}"] + cells
+                               + [f"{mj['single']['steps_per_s']:>10,.0f}", f"{mj['async2']['steps_per_s']:>14,.0f}",
+                                  f"{ratio['ours_over_best_brax']:>15.2f}",
+                                  f"{ratio['ours_over_best_brax_with_our_batching']:>18.2f}",
+                                  f"{ratio['ours_over_mujoco_async2']:>13.2f}"]))
+    lines.append("cells: env-steps/s (jit compile time); control dt 0.05 s everywhere. best-brax: Brax pipelines as "
+                 "shipped; best-brax+ob: also Brax given our chunked, sharded batching")
     return "\n".join(lines)
+
+
+def configure_devices(requested: int) -> int:
+    """Declares `requested` CPU devices (0: one per core) before JAX starts; returns the count in effect."""
+    want = (os.cpu_count() or 1) if requested == 0 else requested
+    if want < 1:
+        raise ValueError(f"--devices must be >= 0, got {requested}")
+    try:
+        jax.config.update("jax_num_cpu_devices", want)
+    except RuntimeError as err:  # JAX already started (e.g. imported and used by the caller)
+        print(f"bench physics: could not declare {want} CPU devices ({err}); using "
+              f"{jax.local_device_count()}", file=sys.stderr)
+    if jax.default_backend() != "cpu":
+        return 1
+    return min(want, jax.local_device_count())
+
+
+def _best(rows_by_name: dict, i: int) -> float:
+    rates = [rows[i]["steps_per_s"] for rows in rows_by_name.values()
+             if isinstance(rows, list) and "steps_per_s" in rows[i]]
+    return max(rates) if rates else float("nan")
 
 
 def main(argv=None) -> int:
@@ -183,13 +239,21 @@ def main(argv=None) -> int:
         args.repeats, args.mujoco_budget = 1, min(args.mujoco_budget, 2.0)
         args.steps = args.steps or 8
     pipelines = [p for p in args.pipelines.split(",") if p]
-    unknown = sorted(set(pipelines) - set(BRAX_PIPELINES))
+    batched = [p for p in args.brax_batched.split(",") if p]
+    unknown = sorted(set(pipelines + batched) - set(BRAX_PIPELINES))
     if unknown:
         raise ValueError(f"unknown Brax pipeline(s) {unknown}; choose from {list(BRAX_PIPELINES)}")
-    total = len(sizes) * (1 + len(pipelines)) + 2
+    load_before = list(os.getloadavg())
+    num_devices = configure_devices(args.devices)
+    from engine.sharding import make_mesh
+
+    mesh = make_mesh(jax.local_devices()[:num_devices]) if num_devices > 1 else None
+    total = len(sizes) * (2 + len(pipelines) + len(batched)) + 2
     with tqdm(total=total, file=sys.stderr, disable=None) as progress:
-        ours = ours_sizes(args.env, sizes, args, progress)
+        ours = ours_sizes(args.env, sizes, args, progress, mesh=mesh)
+        ours_1dev = ours_sizes(args.env, sizes, args, progress, mesh=None, label="ours-1dev")
         brax = {p: brax_sizes(args.env, p, sizes, args, progress) for p in pipelines}
+        brax_batched = {p: brax_sizes(args.env, p, sizes, args, progress, mesh=mesh, batched=True) for p in batched}
         try:
             mujoco = mujoco_gymnasium(args.env, args, progress)
         except Exception as err:  # e.g. gymnasium[mujoco] extras missing: reported, not fatal
@@ -197,23 +261,24 @@ def main(argv=None) -> int:
             mujoco = {"single": nan, "async2": dict(nan)}
     ratios = []
     for i, row in enumerate(ours):
-        brax_rates = [rows[i]["steps_per_s"] for rows in brax.values()
-                      if isinstance(rows, list) and "steps_per_s" in rows[i]]
-        best = max(brax_rates) if brax_rates else float("nan")
+        best = _best(brax, i)
+        best_batched = max(best, _best(brax_batched, i)) if brax_batched else best
         ratios.append({"num_envs": row["num_envs"], "best_brax_steps_per_s": best,
                        "ours_over_best_brax": row["steps_per_s"] / best,
+                       "best_brax_with_our_batching_steps_per_s": best_batched,
+                       "ours_over_best_brax_with_our_batching": row["steps_per_s"] / best_batched,
+                       "ours_1dev_over_best_brax": ours_1dev[i]["steps_per_s"] / best,
                        "ours_over_mujoco_single": row["steps_per_s"] / mujoco["single"]["steps_per_s"],
                        "ours_over_mujoco_async2": row["steps_per_s"] / mujoco["async2"]["steps_per_s"]})
     result = {"env": args.env, "control_dt": CONTROL_DT, "machine": harness.machine_info(),
               "note": "all columns measured in this one run; compare within it",
-              "load_average_before": list(os.getloadavg()),
-              "ours": ours, "brax": brax, "mujoco": mujoco, "ratios": ratios}
+              "cpu_devices": num_devices, "load_average_before": load_before,
+              "ours": ours, "ours_1dev": ours_1dev, "brax": brax, "brax_batched": brax_batched,
+              "mujoco": mujoco, "ratios": ratios}
     out = Path(args.out)
     harness.write_json(out / f"physics_{args.env}.json", result)
-    series = {"ours": [(r["num_envs"], r["steps_per_s"]) for r in ours]}
-    for p, rows in brax.items():
-        if isinstance(rows, list):
-            series[f"brax-{p}"] = [(r["num_envs"], r["steps_per_s"]) for r in rows if "steps_per_s" in r]
+    series = {name: [(r["num_envs"], r["steps_per_s"]) for r in rows if "steps_per_s" in r]
+              for name, rows in _columns(result).items()}
     series["mujoco async x2"] = [(n, mujoco["async2"]["steps_per_s"]) for n in sizes]
     series["mujoco 1 proc"] = [(n, mujoco["single"]["steps_per_s"]) for n in sizes]
     harness.plot_lines(out / f"physics_{args.env}.png", series, title=f"{args.env}: env-steps/s (control dt 0.05 s)",

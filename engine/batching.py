@@ -9,6 +9,19 @@ a fixed trip count, so still branch-free and differentiable). Batches that are
 not a multiple of the chunk are padded by repeating the last element; the
 padded results are dropped. On accelerators, or for small per-element state,
 use `chunk=None` (plain `vmap`).
+
+`sharded_vmap(fn, chunk, mesh)` splits the batch over the devices of a 1-D mesh
+with `shard_map` and runs `chunked_vmap` on each device's share. On a CPU host,
+XLA runs one jitted program on about one core; declaring one CPU device per core
+(`jax.config.update("jax_num_cpu_devices", os.cpu_count())` before JAX starts, or
+`XLA_FLAGS=--xla_force_host_platform_device_count=N`) and sharding the batch over
+them uses every core.
+
+jaxlib's batched LAPACK kernels (Cholesky, triangular solves) split a batch
+over the shared intra-op thread pool once it holds enough work. When several
+CPU devices run at the same time, their programs occupy that pool and a split
+kernel waits forever for workers (a deadlock). Per-device chunks therefore
+stay below `lapack_serial_batch(n)`, the largest batch jaxlib runs serially.
 """
 from __future__ import annotations
 
@@ -17,6 +30,11 @@ from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+from jax.sharding import Mesh, PartitionSpec
+
+# jaxlib (cpu/lapack_kernels.cc) runs a batched kernel serially while
+# batch * cost_per_matrix < 200000 FLOP, with cost n**3 // 3 for an n x n Cholesky.
+_LAPACK_MIN_PARALLEL_WORK = 200_000
 
 
 def chunked_vmap(fn: Callable, chunk: int | None, in_axes: Any = 0) -> Callable:
@@ -34,9 +52,7 @@ def chunked_vmap(fn: Callable, chunk: int | None, in_axes: Any = 0) -> Callable:
         raise ValueError(f"chunk must be a positive integer or None, got {chunk!r}")
 
     def run(*args):
-        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
-        if len(axes) != len(args):
-            raise ValueError(f"in_axes has {len(axes)} entries for {len(args)} arguments")
+        axes = _batched_flags(args, in_axes)
         flags = [jax.tree.map(lambda _, a=a: a == 0, arg) if a is not None else jax.tree.map(lambda _: False, arg)
                  for arg, a in zip(args, axes)]
         leaves, treedef = jax.tree.flatten(args)
@@ -64,5 +80,64 @@ def chunked_vmap(fn: Callable, chunk: int | None, in_axes: Any = 0) -> Callable:
 
         out = jax.lax.map(one, chunks)
         return jax.tree.map(lambda y: y.reshape((padded,) + y.shape[2:])[:size], out)
+
+    return run
+
+
+def lapack_serial_batch(n: int) -> int:
+    """Largest batch of `n x n` Cholesky factorizations that jaxlib's CPU LAPACK runs on one thread.
+
+    Also bounds the triangular solves that follow (cost `n**2` per vector).
+    """
+    if int(n) != n or n < 1:
+        raise ValueError(f"matrix size must be a positive integer, got {n!r}")
+    cost = max(1, int(n) ** 3 // 3)
+    return max(1, (_LAPACK_MIN_PARALLEL_WORK - 1) // cost)
+
+
+def _batched_flags(args, in_axes):
+    axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+    if len(axes) != len(args):
+        raise ValueError(f"in_axes has {len(axes)} entries for {len(args)} arguments")
+    for a in axes:
+        if a not in (0, None):
+            raise ValueError(f"in_axes entries must be 0 or None, got {a!r}")
+    return axes
+
+
+def sharded_vmap(fn: Callable, chunk: int | None, mesh: Mesh | None, in_axes: Any = 0) -> Callable:
+    """`chunked_vmap(fn, chunk, in_axes)` with the batch split over the devices of `mesh`.
+
+    Args:
+      fn: the unbatched function.
+      chunk: per-device chunk (see `chunked_vmap`); None means plain `vmap` on each device.
+      mesh: a 1-D `jax.sharding.Mesh` (e.g. `engine.sharding.make_mesh()`); None or a
+        one-device mesh gives plain `chunked_vmap`.
+      in_axes: 0 or None per positional argument (None: replicated on every device).
+
+    The returned function takes arrays batched on axis 0 whose size is a multiple of
+    the number of devices, and returns outputs batched on axis 0, sharded over the mesh.
+    Results equal those of `chunked_vmap` (each element is computed the same way).
+    """
+    local = chunked_vmap(fn, chunk, in_axes)
+    if mesh is None or mesh.devices.size == 1:
+        return local
+    if len(mesh.axis_names) != 1:
+        raise ValueError(f"sharded_vmap needs a 1-D mesh, got axes {mesh.axis_names}")
+    axis = mesh.axis_names[0]
+    size = mesh.devices.size
+
+    def run(*args):
+        axes = _batched_flags(args, in_axes)
+        for arg, a in zip(args, axes):
+            if a == 0:
+                for x in jax.tree.leaves(arg):
+                    if x.shape[0] % size:
+                        raise ValueError(f"batch of {x.shape[0]} does not split over {size} devices; "
+                                         f"use a multiple of {size}")
+        specs = tuple(jax.tree.map(lambda _: PartitionSpec(axis) if a == 0 else PartitionSpec(), arg)
+                      for arg, a in zip(args, axes))
+        mapped = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(axis), check_vma=False)
+        return mapped(*args)
 
     return run

@@ -14,14 +14,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from engine.batching import lapack_serial_batch
 from engine.physics import collision, dynamics, integrator, kinematics
 from engine.physics import math as pm
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
 
-# Batch chunk for `engine.batching.chunked_vmap` on CPU: Ant-sized systems stay in cache
-# up to a few hundred per chunk (bench/physics.py measures 256-1024 as equivalent, 4096 slower).
+# Batch chunk for `engine.batching.chunked_vmap` on one CPU device: Ant-sized systems stay in
+# cache up to a few hundred per chunk (256-1024 measure alike, 4096 slower), and jaxlib's
+# LAPACK then splits the Cholesky batch over the idle cores.
 BATCH_CHUNK = 512
+# Per-device chunk when several CPU devices run at once (see `batch_chunk`); 64-200 measure alike.
+MULTI_DEVICE_CHUNK = 128
 
 
 @pytree_dataclass
@@ -48,6 +52,29 @@ class State:
     x_ang: jax.Array
     x_com: jax.Array
     contact: collision.Contact
+
+
+def batch_chunk(sys: M.System, num_devices: int | None = None, backend: str | None = None) -> int | None:
+    """Chunk size for `engine.batching.chunked_vmap` / `sharded_vmap` of `step` over a batch.
+
+    Args:
+      sys: the system (its `nv` bounds the chunk on multi-device CPU runs).
+      num_devices: CPU devices that step at the same time (default: `jax.local_device_count()`).
+      backend: "cpu", "gpu", ... (default: `jax.default_backend()`).
+
+    Returns None (plain `vmap`) on accelerators. On one CPU device, `BATCH_CHUNK`.
+    With several CPU devices, at most `MULTI_DEVICE_CHUNK` and below
+    `engine.batching.lapack_serial_batch(sys.nv)`: a larger per-device Cholesky batch
+    makes jaxlib split it over the thread pool that the devices' programs occupy,
+    which deadlocks.
+    """
+    backend = backend or jax.default_backend()
+    if backend != "cpu":
+        return None
+    num_devices = jax.local_device_count() if num_devices is None else int(num_devices)
+    if num_devices <= 1:
+        return BATCH_CHUNK
+    return max(1, min(MULTI_DEVICE_CHUNK, lapack_serial_batch(sys.nv)))
 
 
 def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:
@@ -110,7 +137,9 @@ def step(sys: M.System, state: State, ctrl) -> State:
     """Advance `state` by `sys.dt = sys.timestep * sys.substeps` seconds under controls `ctrl` `[nu]`.
 
     Unbatched; batch with `jax.vmap`, or for thousands of systems on CPU with
-    `engine.batching.chunked_vmap(..., chunk=BATCH_CHUNK)` (cache-sized chunks).
+    `engine.batching.chunked_vmap(..., batch_chunk(sys))` (cache-sized chunks) or
+    `engine.batching.sharded_vmap(..., batch_chunk(sys), mesh)` (all cores, one CPU
+    device per core).
     """
     ctrl = _check(sys, "ctrl", ctrl, sys.nu)
 

@@ -92,8 +92,10 @@ class MjcfTask(MujocoRenderMixin, Env):
     """
 
     default_episode_length = 1000
-    #: `VmapWrapper` steps batches in chunks of this many environments (cache-sized on CPU).
-    vmap_chunk = physics.BATCH_CHUNK
+    @property
+    def vmap_chunk(self) -> int | None:
+        """`VmapWrapper` steps batches in chunks of this many environments (`physics.batch_chunk`)."""
+        return physics.batch_chunk(self.sys)
 
     def __init__(self, mjcf_path: str, substeps: int):
         if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:

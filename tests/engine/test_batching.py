@@ -60,3 +60,35 @@ def test_gradient_through_chunked_vmap_matches_per_system_gradient(sphere):
         np.testing.assert_allclose(np.asarray(grads[i]), np.asarray(single(jax.tree.map(lambda x: x[i], states)).qd),
                                    rtol=1e-5, atol=1e-6)
     assert float(jnp.abs(grads[:, 0]).min()) > 0.0
+
+
+def test_lapack_serial_batch_follows_jaxlib_threshold():
+    from engine.batching import lapack_serial_batch
+
+    # jaxlib splits a batched n x n Cholesky once batch * (n**3 // 3) >= 200000 FLOP.
+    assert lapack_serial_batch(14) == 218  # Ant: 14 dofs, 914 FLOP per matrix
+    assert lapack_serial_batch(1) == 199_999
+    with pytest.raises(ValueError, match="positive integer"):
+        lapack_serial_batch(0)
+
+
+def test_batch_chunk_per_backend_and_device_count(sphere):
+    assert physics.batch_chunk(sphere, 1, backend="cpu") == physics.BATCH_CHUNK
+    assert physics.batch_chunk(sphere, 2, backend="cpu") == physics.MULTI_DEVICE_CHUNK
+    assert physics.batch_chunk(sphere, 2, backend="gpu") is None  # accelerators: plain vmap
+    big = physics.load_mjcf(free_body('<geom type="sphere" size="0.1"/>', z=0.105, plane=True, timestep=0.005))
+    assert physics.batch_chunk(big, 4, backend="cpu") <= physics.MULTI_DEVICE_CHUNK
+
+
+def test_sharded_vmap_on_one_device_equals_chunked_vmap(sphere):
+    from engine.batching import sharded_vmap
+    from engine.sharding import make_mesh
+
+    states = _states(sphere, 6)
+    ctrl = jnp.zeros(sphere.nu)
+    step = lambda s: physics.step(sphere, s, ctrl)
+    a = jax.jit(sharded_vmap(step, 4, make_mesh(jax.devices()[:1])))(states)
+    b = jax.jit(chunked_vmap(step, 4))(states)
+    np.testing.assert_array_equal(np.asarray(a.q), np.asarray(b.q))
+    with pytest.raises(ValueError, match="0 or None"):
+        sharded_vmap(step, 4, None, in_axes=1)(states)

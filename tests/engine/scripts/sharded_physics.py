@@ -1,0 +1,38 @@
+"""Steps Ant batches sharded over 4 CPU devices and on one device; prints a JSON verdict.
+
+Launched by tests/engine/test_sharding.py with
+XLA_FLAGS=--xla_force_host_platform_device_count=4. Each device gets more
+systems than jaxlib's serial LAPACK limit, so a per-device chunk that ignored
+`batch_chunk` would deadlock (see engine/batching.py).
+"""
+import importlib.resources
+import json
+import os
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from engine import physics
+from engine.batching import chunked_vmap, lapack_serial_batch, sharded_vmap
+from engine.sharding import make_mesh
+
+sys_ = physics.load_mjcf(os.fspath(importlib.resources.files("brax") / "envs" / "assets" / "ant.xml"))
+devices = jax.device_count()
+per_device = lapack_serial_batch(sys_.nv) + 6
+n = devices * per_device
+keys = jax.random.split(jax.random.PRNGKey(3), n)
+state = jax.vmap(lambda k: physics.init(sys_, sys_.qpos0, 0.2 * jax.random.normal(k, (sys_.nv,))))(keys)
+ctrl = jax.random.uniform(jax.random.PRNGKey(4), (n, sys_.nu), minval=-1.0, maxval=1.0)
+step = lambda s, u: physics.step(sys_, s, u)
+
+mesh = make_mesh()
+chunk = physics.batch_chunk(sys_, devices)
+sharded = jax.jit(sharded_vmap(step, chunk, mesh))(state, ctrl)
+single = jax.jit(chunked_vmap(step, physics.BATCH_CHUNK))(state, ctrl)
+diff = max(float(np.max(np.abs(np.asarray(a) - np.asarray(b))))
+           for a, b in zip(jax.tree.leaves(sharded), jax.tree.leaves(single)))
+json.dump({"devices": devices, "per_device": per_device, "chunk": chunk,
+           "devices_holding_q": len(sharded.q.sharding.device_set), "max_abs_diff": diff,
+           "finite": bool(jnp.all(jnp.isfinite(sharded.q)))}, sys.stdout)

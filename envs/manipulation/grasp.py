@@ -3,9 +3,9 @@
 | quantity | value |
 |---|---|
 | model | `assets/grasp.xml`: claw on an xyz gantry (3 slide joints, position servos kp 300 N/m, gravity-compensated z), two slide fingers (kp 100 N/m, ±8 N); a 0.1 kg ball of radius 3 cm on a free joint; friction 1 |
-| observation | float32[25]: grip point (3, m; midpoint between the fingers), wrist velocity (3), finger closures (2, m), finger velocities (2), ball position (3), ball velocity (3), ball - grip point (3), target - ball (3), target (3) |
-| action | float32[4]: wrist position target x, y in [-0.3, 0.3] m, z in [0.07, 0.45] m; finger closure target in [0, 0.045] m (0 open, both fingers share it) |
-| reward | `reach_weight * (1 - tanh(10 |ball - grip|)) + grasp_bonus * grasped + place_weight * (1 - tanh(5 |target - ball|)) + success_bonus * success` (all terms >= 0) |
+| observation | float32[27]: grip point (3, m; midpoint between the fingers), wrist velocity (3), finger closures (2, m), finger velocities (2), ball position (3), ball velocity (3), ball - grip point (3), target - ball (3), target (3), finger touches ball (2; 1 left, 1 right) |
+| action | float32[4]: wrist motion x, y, z in [-1, 1] (the servo target is the current wrist position + `wrist_step` m x action, within x, y in [-0.3, 0.3] m, z in [0.07, 0.45] m); finger closure target in [0, 0.045] m (0 open, both fingers share it) |
+| reward | `reach_weight * (1 - tanh(10 |ball - grip|)) + grasp_bonus * grasped + place_weight * grasped * (1 - tanh(5 |target - ball|)) + success_bonus * success` (all terms >= 0; the place term pays only while the ball is held, so pushing it does not pay) |
 | metrics | `grip_distance`, `target_distance` (m), `grasped` (1 if both fingers touch the ball), `success` (1 if the ball is within `success_tolerance` of the target), `ball_height` (m), and the four reward terms |
 | termination | never; truncation after 100 steps (4 s) |
 | reset | wrist at (0, 0, 0.3) + U(±0.05) m, fingers open; ball at rest on the floor, x, y ~ U(±0.2) m; target x, y ~ U(±0.2) m, z ~ U(0.1, 0.3) m |
@@ -44,6 +44,7 @@ class GraspParams:
     ball_range: float = 0.2  # m, half-width of the ball's start square
     target_range: float = 0.2  # m, half-width of the target's square
     target_height: tuple = (0.1, 0.3)  # m
+    wrist_step: float = 0.06  # m, wrist servo target offset at action +-1
 
 
 class Grasp(PhysicsTask):
@@ -61,6 +62,9 @@ class Grasp(PhysicsTask):
             raise ValueError(f"grasp: target_height must be an ordered (low, high) range, got {p.target_height}")
         if not (0 <= p.ball_range <= 0.3 and 0 <= p.target_range <= 0.3):
             raise ValueError("grasp: ball_range and target_range must lie in [0, 0.3] m (the claw's reach)")
+        if not 0 < p.wrist_step <= 0.2:
+            raise ValueError(f"grasp: wrist_step must lie in (0, 0.2] m (wrist target offset per step), "
+                             f"got {p.wrist_step}")
         self._load("grasp.xml", p.substeps)
         self._wrist, self._ball = self.body_index("wrist"), self.body_index("ball")
         geoms = self.sys.geom_names
@@ -70,12 +74,13 @@ class Grasp(PhysicsTask):
 
     @property
     def observation_spec(self) -> BoxSpec:
-        return BoxSpec(shape=(25,))
+        return BoxSpec(shape=(27,))
 
     @property
     def action_spec(self) -> BoxSpec:
         ctrl = self.ctrl_spec()  # wrist x, y, z, finger left, finger right
-        return BoxSpec(shape=(4,), low=ctrl.low[:4], high=ctrl.high[:4])
+        return BoxSpec(shape=(4,), low=np.array([-1, -1, -1, ctrl.low[3]], np.float32),
+                       high=np.array([1, 1, 1, ctrl.high[3]], np.float32))
 
     def reset(self, key: jax.Array) -> State:
         p = self.params
@@ -93,7 +98,9 @@ class Grasp(PhysicsTask):
         return initial_state(sim, self._observe(sim), {k: jnp.zeros_like(v) for k, v in metrics.items()})
 
     def step(self, state: State, action: jax.Array) -> State:
-        ctrl = jnp.concatenate([action, action[3:4]])  # both fingers follow the one closure command
+        # relative wrist control: servo target = current wrist position + offset (clamped to ctrlrange by physics)
+        wrist_target = state.sim.physics.q[0:3] + self.params.wrist_step * jnp.clip(action[:3], -1.0, 1.0)
+        ctrl = jnp.concatenate([wrist_target, action[3:4], action[3:4]])  # both fingers follow one closure command
         phys = physics.step(self.sys, state.sim.physics, ctrl)
         sim = state.sim.replace(physics=phys)
         reward, metrics = self._reward(sim)
@@ -103,17 +110,20 @@ class Grasp(PhysicsTask):
     def _grip_point(self, phys) -> jax.Array:
         return phys.x_pos[self._wrist] + jnp.asarray(GRIP_OFFSET, jnp.float32)
 
+    def _touching(self, phys) -> jax.Array:
+        """`[2]` float32: 1 where the left / right finger touches the ball."""
+        return (phys.contact.dist[jnp.asarray(self._finger_rows)] < 1e-3).astype(jnp.float32)
+
     def _reward(self, sim: TaskSim):
         p = self.params
         ball = sim.physics.x_pos[self._ball]
         grip_distance = norm(ball - self._grip_point(sim.physics))
         target_distance = norm(sim.target - ball)
         success = (target_distance < p.success_tolerance).astype(jnp.float32)
-        touching = sim.physics.contact.dist[jnp.asarray(self._finger_rows)] < 1e-3
-        grasped = jnp.all(touching).astype(jnp.float32)
+        grasped = jnp.min(self._touching(sim.physics))
         terms = {"reward_reach": p.reach_weight * (1.0 - jnp.tanh(10.0 * grip_distance)),
                  "reward_grasp": p.grasp_bonus * grasped,
-                 "reward_place": p.place_weight * (1.0 - jnp.tanh(5.0 * target_distance)),
+                 "reward_place": p.place_weight * grasped * (1.0 - jnp.tanh(5.0 * target_distance)),
                  "reward_success": p.success_bonus * success}
         reward = terms["reward_reach"] + terms["reward_grasp"] + terms["reward_place"] + terms["reward_success"]
         metrics = {"grip_distance": grip_distance, "target_distance": target_distance, "grasped": grasped,
@@ -124,7 +134,7 @@ class Grasp(PhysicsTask):
         phys = sim.physics
         grip, ball = self._grip_point(phys), phys.x_pos[self._ball]
         return jnp.concatenate([grip, phys.qd[0:3], phys.q[3:5], phys.qd[3:5], ball, phys.x_vel[self._ball],
-                                ball - grip, sim.target - ball, sim.target]).astype(jnp.float32)
+                                ball - grip, sim.target - ball, sim.target, self._touching(phys)]).astype(jnp.float32)
 
     def render_markers(self, state: State):
         return (Marker(pos=tuple(np.asarray(state.sim.target)), size=0.035),)

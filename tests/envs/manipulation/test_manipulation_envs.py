@@ -11,7 +11,7 @@ from engine import branchfree
 from envs.manipulation.fetch import rotate_into_frame
 
 NAMES = ("grasp", "fetch", "ur5e")
-SPECS = {"grasp": (25, 4), "fetch": (41, 12), "ur5e": (21, 6)}
+SPECS = {"grasp": (27, 4), "fetch": (41, 12), "ur5e": (21, 6)}
 NUM_ENVS, CHUNK = 64, 250
 
 
@@ -124,20 +124,41 @@ def test_ur5e_success_when_flange_on_target():
     assert float(far.metrics["success"]) == 0.0 and float(far.reward) < 0
 
 
-def test_grasp_scripted_pick_and_place_succeeds():
-    """Open-loop pick and place: approach, descend, close, lift, carry. The ball must reach the target."""
-    b = compiled("grasp")
-    state, step = b.reset(jax.random.key(3)), b.step
-    ball = np.asarray(state.sim.physics.x_pos[b.env.unwrapped.body_index("ball")])
+def _grasp_pick_and_place(b, state):
+    """Scripted pick and place (approach, descend, close, lift, carry): returns the final state.
+
+    Wrist actions steer towards each phase's waypoint (relative targets, clipped to +-1)."""
+    env = b.env.unwrapped
+    ball = np.asarray(state.sim.physics.x_pos[env.body_index("ball")])
     target = np.asarray(state.sim.target)
-    plan = [((ball[0], ball[1], 0.3, 0.0), 15), ((ball[0], ball[1], 0.07, 0.0), 15),
-            ((ball[0], ball[1], 0.07, 0.045), 10), ((ball[0], ball[1], 0.3, 0.045), 15),
-            ((target[0], target[1], target[2] + 0.05, 0.045), 30)]
-    for action, repeats in plan:
+    plan = [((ball[0], ball[1], 0.3), 0.0, 20), ((ball[0], ball[1], 0.08), 0.0, 15),
+            ((ball[0], ball[1], 0.08), 0.045, 8), ((ball[0], ball[1], 0.3), 0.045, 15), ((target[0], target[1], target[2] + 0.05), 0.045, 30)]
+    for waypoint, closure, repeats in plan:
         for _ in range(repeats):
-            state = step(state, jnp.asarray(action, jnp.float32))
+            wrist = np.asarray(state.sim.physics.q[:3])
+            move = np.clip((np.asarray(waypoint) - wrist) / env.params.wrist_step, -1.0, 1.0)
+            state = b.step(state, jnp.asarray([*move, closure], jnp.float32))
+    return state
+
+
+def test_grasp_scripted_pick_and_place_succeeds():
+    """The ball must reach the target lifted, not pushed; the place term pays only while grasped."""
+    b = compiled("grasp")
+    state = _grasp_pick_and_place(b, b.reset(jax.random.key(3)))
     assert float(state.metrics["success"]) == 1.0, state.metrics
     assert float(state.metrics["ball_height"]) > 0.09  # lifted, not pushed
+    assert float(state.metrics["grasped"]) == 1.0 and np.all(np.asarray(state.obs[-2:]) == 1.0)  # touch flags
+    assert float(state.metrics["reward_place"]) > 1.5 and float(state.metrics["reward_success"]) > 0
+
+
+def test_grasp_place_term_needs_a_grasp():
+    b = compiled("grasp")
+    state = b.reset(jax.random.key(4))
+    ball = state.sim.physics.x_pos[b.env.unwrapped.body_index("ball")]
+    on_ball = state.replace(sim=state.sim.replace(target=ball))  # target where the ball lies, but no grasp
+    after = b.step(on_ball, jnp.zeros(4, jnp.float32))
+    assert float(after.metrics["grasped"]) == 0.0 and float(after.metrics["success"]) == 1.0
+    assert float(after.metrics["reward_place"]) == 0.0
 
 
 def test_fetch_target_resampled_and_counted_when_reached():
@@ -170,6 +191,7 @@ def test_unknown_option_raises(name, option):
 @pytest.mark.parametrize("name, kwargs, message", [
     ("ur5e", {"target_radius": (0.7, 0.3)}, "ordered"),
     ("grasp", {"target_range": 0.5}, "claw's reach"),
+    ("grasp", {"wrist_step": 0.0}, "wrist target offset"),
     ("fetch", {"reach_radius": 2.0}, "below target_distance"),
 ])
 def test_bad_option_values_raise(name, kwargs, message):

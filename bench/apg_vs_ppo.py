@@ -87,10 +87,7 @@ def plot(result: dict, path: Path) -> Path:
     ax.set_title("APG vs PPO on pendulum_balance (one line per seed)")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return harness.save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -132,11 +132,23 @@ def plot_lines(path: Path, series: dict[str, list[tuple[float, float]]], *, titl
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    return save_figure(fig, path)
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lays out, writes (creating the directory) and closes a matplotlib figure; returns `path`."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def parse_name_list(text: str) -> list[str]:
+    """'ant, reacher' -> ['ant', 'reacher'] (empty items dropped)."""
+    return [n.strip() for n in text.split(",") if n.strip()]
 
 
 def parse_int_list(text: str) -> list[int]:

@@ -90,15 +90,12 @@ def plot(result: dict, path: Path) -> Path:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle("PPO on simlab's gymnasium-v5-equivalent tasks (engine.physics, 2-core CPU)")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return harness.save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = [n.strip() for n in args.envs.split(",") if n.strip()]
+    names = harness.parse_name_list(args.envs)
     unknown = sorted(set(names) - set(DEFAULT_STEPS)) if args.steps is None else []
     if unknown:
         raise SystemExit(f"no default step budget for {unknown}; pass --steps N")

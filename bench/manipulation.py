@@ -132,15 +132,12 @@ def plot(result: dict, path: Path) -> Path:
         ax.set_ylabel(task["metric"] + (" (fraction of episodes)" if task["metric"] == "success" else " per episode"))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return harness.save_figure(fig, path)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    names = [n.strip() for n in args.envs.split(",") if n.strip()]
+    names = harness.parse_name_list(args.envs)
     unknown = sorted(set(names) - set(METRIC))
     if unknown:
         raise SystemExit(f"--envs: unknown task(s) {unknown}; choose from {sorted(METRIC)}")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def add_train_parser(sub) -> None:
     p.add_argument("--resume", default=None, help="continue the run in this directory")
     p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations")
     p.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints")
-    p.add_argument("--devices", type=int, default=1, help="shard the env batch over this many local devices")
+    p.add_argument("--devices", type=int, default=1,
+                   help="shard the env batch over this many local devices (on a CPU host: one CPU device per core, e.g. 2)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -67,12 +69,27 @@ def add_eval_parser(sub) -> None:
     p.set_defaults(func=cmd_eval)
 
 
+def _declare_cpu_devices(count: int) -> None:
+    """On a CPU host, declare `count` CPU devices (one per core is fastest) unless JAX already started.
+
+    `XLA_FLAGS=--xla_force_host_platform_device_count=N` set by the user takes precedence.
+    """
+    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
+        return
+    try:
+        jax.config.update("jax_num_cpu_devices", count)
+    except RuntimeError:  # backends already initialized: the device count is what it is
+        pass
+
+
 def cmd_train(args) -> int:
     from agents.registry import default_steps, make_agent
     from agents.train import TrainOptions, train
     from envs.boundary import check_seed
     from engine import sharding
 
+    if args.devices > 1:
+        _declare_cpu_devices(args.devices)  # before anything starts JAX
     try:
         check_seed(args.seed)
         import envs

@@ -28,6 +28,7 @@ from agents import checkpoint
 from agents.evaluation import make_evaluator, summarize
 from agents.run_log import RunLog
 from engine import sharding
+from engine.wrappers import set_batch_mesh
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,6 +119,7 @@ def train(agent, options: TrainOptions) -> TrainResult:
     iteration_fn = agent.iteration
     if options.mesh is not None:
         sharding.check_divisible(agent.config.num_envs, options.mesh)
+        set_batch_mesh(agent.env, options.mesh)  # each device steps its own share of the batch
         shard = _shardings(state, options.mesh)
         state = jax.device_put(state, shard)
         iteration = jax.jit(iteration_fn, in_shardings=(shard,), out_shardings=(shard, sharding.replicated(options.mesh)))

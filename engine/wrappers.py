@@ -15,7 +15,7 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from engine.batching import chunked_vmap
+from engine.batching import chunked_vmap, sharded_vmap
 from engine.env import Env, State
 
 
@@ -214,20 +214,33 @@ class VmapWrapper(Wrapper):
     Environments whose unwrapped class sets `vmap_chunk` (rigid-body tasks) are
     stepped in chunks of that many environments (`engine.batching.chunked_vmap`),
     which keeps large CPU batches cache-resident; results are identical.
+    With a `mesh` (see `set_batch_mesh`), `step` splits the batch over the mesh's
+    devices with `engine.batching.sharded_vmap`, so each device steps (and chunks)
+    only its own share; results are again identical.
     """
 
-    def __init__(self, env: Env, num_envs: int, chunk: int | None = None):
+    def __init__(self, env: Env, num_envs: int, chunk: int | None = None, mesh=None):
         super().__init__(env)
         if int(num_envs) != num_envs or num_envs < 1:
             raise ValueError(f"num_envs must be a positive integer, got {num_envs!r}")
         self.num_envs = int(num_envs)
         self.chunk = chunk if chunk is not None else getattr(env.unwrapped, "vmap_chunk", None)
+        self.mesh = None
+        if mesh is not None:
+            self.set_mesh(mesh)
+
+    def set_mesh(self, mesh) -> None:
+        """Shard `step` over the devices of a 1-D `mesh` (None: one device)."""
+        if mesh is not None and self.num_envs % mesh.devices.size:
+            raise ValueError(f"num_envs={self.num_envs} does not split over {mesh.devices.size} devices; "
+                             f"use a multiple of {mesh.devices.size}")
+        self.mesh = mesh
 
     def reset(self, key: jax.Array) -> State:
         return chunked_vmap(self.env.reset, self.chunk)(jax.random.split(key, self.num_envs))
 
     def step(self, state: State, action: jax.Array) -> State:
-        return chunked_vmap(self.env.step, self.chunk)(state, action)
+        return sharded_vmap(self.env.step, self.chunk, self.mesh)(state, action)
 
     def render_rgb(self, state: State, width: int = 320, height: int = 240):
         """Renders environment 0 of the batch."""
@@ -236,6 +249,20 @@ class VmapWrapper(Wrapper):
 
     def __repr__(self) -> str:
         return f"VmapWrapper({self.env!r}, num_envs={self.num_envs})"
+
+
+def set_batch_mesh(env: Env, mesh) -> bool:
+    """Makes the `VmapWrapper` in `env`'s wrapper chain shard its steps over `mesh`.
+
+    Returns False (and changes nothing) if the chain holds no `VmapWrapper`.
+    """
+    layer = env
+    while layer is not None:
+        if isinstance(layer, VmapWrapper):
+            layer.set_mesh(mesh)
+            return True
+        layer = getattr(layer, "env", None)
+    return False
 
 
 def wrap_for_training(

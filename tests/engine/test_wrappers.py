@@ -134,3 +134,25 @@ def test_wrapper_argument_errors():
         engine.AutoReset(Counter(), mode="sometimes")
     with pytest.raises(TypeError, match="engine.Env"):
         engine.TimeLimit(object(), 5)
+
+
+def test_set_batch_mesh_finds_the_vmap_layer_and_checks_divisibility():
+    from engine.sharding import make_mesh
+    from engine.wrappers import VmapWrapper, set_batch_mesh
+
+    mesh = make_mesh(jax.devices()[:1])
+    batched = envs.make("pendulum", num_envs=6)
+    assert set_batch_mesh(batched, mesh)
+    layer = batched
+    while not isinstance(layer, VmapWrapper):
+        layer = layer.env
+    assert layer.mesh is mesh
+    state = jax.jit(batched.step)(jax.jit(batched.reset)(jax.random.key(0)), jnp.zeros((6, 1)))
+    assert state.obs.shape[0] == 6
+    assert not set_batch_mesh(envs.make("pendulum"), mesh)  # unbatched: nothing to shard
+
+    class FakeMesh:  # a 4-device mesh does not split 6 environments
+        devices = np.zeros(4)
+
+    with pytest.raises(ValueError, match="multiple of 4"):
+        layer.set_mesh(FakeMesh())

@@ -7,14 +7,9 @@ import pytest
 
 from agents.cli import main
 from agents.cli_render import write_frames
-from envs import mjrender
 
 
-def test_render_png_of_the_initial_state(tmp_path, capsys):
-    try:
-        mjrender.backend()
-    except mjrender.RenderBackendError as err:
-        pytest.skip(f"no headless OpenGL backend on this machine: {err}")
+def test_render_png_of_the_initial_state(tmp_path, capsys, backend):
     out = tmp_path / "ur5e.png"
     assert main(["render", "ur5e", "--steps", "0", "--width", "64", "--height", "48", "--out", str(out)]) == 0
     frame = iio.imread(out)

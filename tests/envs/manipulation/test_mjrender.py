@@ -9,14 +9,6 @@ import envs
 from envs import mjrender
 
 
-@pytest.fixture(scope="module")
-def backend():
-    try:
-        return mjrender.backend()
-    except mjrender.RenderBackendError as err:
-        pytest.skip(f"no headless OpenGL backend on this machine: {err}")
-
-
 def _pixels_near(frame, rgb, tol=60):
     return int(np.sum(np.all(np.abs(frame.astype(int) - np.array(rgb)) < tol, axis=-1)))
 

@@ -26,6 +26,7 @@ import numpy as np
 from engine.physics import collision, kinematics
 from engine.physics import math as pm
 from engine.physics import model as M
+from engine.struct import pytree_dataclass
 
 FRICTION_VELOCITY_EPS = 1e-3  # m/s: below this the friction cone behaves like a stiff viscous stick.
 
@@ -41,30 +42,31 @@ def composite_inertia(sys: M.System, kin):
             pm.static_matmul(subtree, kin.inertia_ref))
 
 
-def _per_dof_forces(sys: M.System, kin, composite, extra=None):
-    """`Ic_{body(k)} S_k` for every dof k: `(ang [nv, 3], lin [nv, 3])`.
-
-    `extra` adds a general symmetric spatial inertia `[[A, B], [Bᵀ, C]]` per body
-    (`A, B, C` each `[nb, 3, 3]`, already summed over subtrees), used for contacts.
-    """
+def _per_dof_forces(sys: M.System, kin, composite):
+    """`Ic_{body(k)} S_k` for every dof k: `(ang [nv, 3], lin [nv, 3])`."""
     dof_body = np.asarray(sys.tree.dof_body)
     mass, h, inertia = (x[dof_body] for x in composite)
     f_ang, f_lin = _inertia_apply(mass, h, inertia, kin.dof_ang, kin.dof_lin)
-    if extra is not None:
-        a, b, c = (x[dof_body] for x in extra)
-        f_ang = f_ang + pm.mat_vec(a, kin.dof_ang) + pm.mat_vec(b, kin.dof_lin)
-        f_lin = f_lin + pm.mat_vec(jnp.swapaxes(b, -1, -2), kin.dof_ang) + pm.mat_vec(c, kin.dof_lin)
+    f_ang, f_lin = pm.materialize(jnp.stack([f_ang, f_lin]))
     return f_ang, f_lin
 
 
-def joint_matrix(sys: M.System, kin, composite, extra=None) -> jnp.ndarray:
-    """`M[i, k] = S_i · (Ic_{body(k)} S_k)` on the ancestor pattern, mirrored: `[nv, nv]`."""
+def joint_matrix(sys: M.System, kin, composite, normal_rows=None, normal_weight=None) -> jnp.ndarray:
+    """`M[i, k] = S_i · (Ic_{body(k)} S_k)` on the ancestor pattern, mirrored: `[nv, nv]`.
+
+    With `normal_rows` `[n, nv]` and `normal_weight` `[n]`, adds `Σ w g gᵀ` (contact normals).
+    """
     arr = M.tree_arrays(sys.tree)
-    f_ang, f_lin = _per_dof_forces(sys, kin, composite, extra)
+    f_ang, f_lin = _per_dof_forces(sys, kin, composite)
     sf = pm.dot(kin.dof_ang[:, None, :], f_ang[None]) + pm.dot(kin.dof_lin[:, None, :], f_lin[None])
+    sf = pm.materialize(sf)
     # sf[i, k] is valid where dof i is an ancestor of (or is) dof k; mirror it.
     strict = arr["dof_anc"] & ~np.eye(sys.nv, dtype=bool)
-    return jnp.where(arr["dof_anc"], sf, 0.0) + jnp.where(strict.T, sf.T, 0.0)
+    matrix = jnp.where(arr["dof_anc"], sf, 0.0) + jnp.where(strict.T, sf.T, 0.0)
+    if normal_rows is not None:
+        weighted = normal_rows * normal_weight[:, None]
+        matrix = matrix + pm.sum_axis(weighted[:, :, None] * normal_rows[:, None, :], 0)
+    return matrix
 
 
 def joint_diagonal(sys: M.System, kin, composite) -> jnp.ndarray:
@@ -183,35 +185,47 @@ def contact_jacobian(sys: M.System, kin, bodies: np.ndarray, points: jnp.ndarray
     return jac * body_dof[:, :, None]
 
 
-def _mat3(a, b):
-    """Batched 3x3 products `a @ b` (`[..., 3, 3]`) as multiply-and-sum."""
-    return pm.sum_axis(a[..., :, :, None] * b[..., None, :, :], -2)
+def _point_inertia(weight, r):
+    """Spatial inertia `(m [n], h [n, 3], I [n, 3, 3])` of isotropic point masses `weight` at offsets `r` `[n, 3]`."""
+    outer = r[:, :, None] * r[:, None, :]
+    inertia = weight[:, None, None] * (pm.dot(r, r)[:, None, None] * np.eye(3, dtype=np.float32) - outer)
+    return weight, weight[:, None] * r, inertia
 
 
-def _skew(r):
-    """`[..., 3, 3]` cross-product matrices, `skew(r) @ v = r × v`."""
-    x, y, z = r[..., 0], r[..., 1], r[..., 2]
-    zero = jnp.zeros_like(x)
-    return jnp.stack([jnp.stack([zero, -z, y], -1), jnp.stack([z, zero, -x], -1),
-                      jnp.stack([-y, x, zero], -1)], -2)
+@pytree_dataclass
+class ContactTerms:
+    """Implicit-integration terms of the contact points (see `contact_terms`).
+
+    Attributes:
+      inertia: `(m [nb], h [nb, 3], I [nb, 3, 3])` isotropic point inertias (the
+        tangential weight `w_t` at every contact), summed over subtrees; added to
+        the composite inertias they give `Σ w_t·J₁ᵀJ₁ + w_t·J₂ᵀJ₂`.
+      normal_rows: `[nc, nv]` `g = Jᵀ n`, the joint-space normal direction per contact.
+      normal_weight: `[nc]` `w_n − w_t`: the matrix gains `Σ (w_n − w_t) g gᵀ`.
+      wrench: `(torque [nb, 3], force [nb, 3])` explicit contact wrenches about the
+        tree reference point, summed over subtrees.
+      cross: `[nv, nv]` `−w_t (J₁ᵀJ₂ + J₂ᵀJ₁)` for contacts between two moving bodies, or None.
+    """
+
+    inertia: tuple
+    normal_rows: jnp.ndarray
+    normal_weight: jnp.ndarray
+    wrench: tuple
+    cross: jnp.ndarray | None = None
 
 
 def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarray):
     """Implicit-integration terms of all contact points, folded into the tree.
 
-    The implicit term of one contact row set is `Jᵀ W J` with the 3x3 weight
-    `W = w_t·1 + (w_n − w_t)·n nᵀ` and `J = J₂(p) − J₁(p)`. For each moving side
-    s this is the joint-space inertia of a point of "anisotropic mass" W at
-    `r = p − ref`: spatial inertia `[[[r]× W [r]×ᵀ, [r]× W], [W [r]×ᵀ, W]]`. Summed
-    over subtrees like body inertias, it enters the composite-inertia pass, so
-    contacts cost no `[nc, nv, nv]` products. Contacts between two moving bodies
-    add the cross terms `−(J₁ᵀ W J₂ + J₂ᵀ W J₁)` explicitly.
+    The implicit term of a contact is `Jᵀ W J` with `J = J₂(p) − J₁(p)` `[3, nv]`
+    and the weight `W = w_t·1 + (w_n − w_t)·n nᵀ`. The isotropic part `w_t JᵀJ`
+    of each moving side is the joint-space inertia of a point mass `w_t` at the
+    contact, so it joins the composite-inertia pass as a body inertia; the
+    normal part is rank one per contact, `(w_n − w_t) g gᵀ` with `g = Jᵀ n`
+    `[nv]`. Contacts between two moving bodies add `−w_t (J₁ᵀJ₂ + J₂ᵀJ₁)`.
 
-    Returns `(extra, wrench, cross, output)`: `extra = (A, B, C)` `[nb, 3, 3]`
-    subtree-summed spatial inertias; `wrench = (torque, force)` `[nb, 3]`
-    subtree-summed explicit contact wrenches (about the tree reference point);
-    `cross` `[nv, nv]` or None; `output(qd_new)` gives the `[nc, 3]` contact
-    forces at the new velocity and the `[nc]` active mask.
+    Returns `(terms, output)`: a `ContactTerms` and `output(qd_new)`, which gives
+    the `[nc, 3]` contact forces at the new velocity and the `[nc]` active mask.
     """
     tree, dt = sys.tree, sys.timestep
     _, geom1, geom2 = collision.contact_layout(tree, sys.contact_pairs)
@@ -229,21 +243,25 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
     friction = jnp.maximum(sys.geom_friction[geom1], sys.geom_friction[geom2]) * (condim > 1)
     margin = jnp.maximum(sys.geom_margin[geom1], sys.geom_margin[geom2])
 
-    # Moving sides: (sign per point [nc] (0 where that side is static), bodies, offsets from ref).
+    # Moving sides: (sign per point [nc] (0 where that side is static), bodies, offsets from ref,
+    # static [nc, nv] mask of the dofs that move the point).
     sides = []
     for sign, body in ((-1.0, bodies[0]), (1.0, bodies[1])):
         if movable[body].any():
-            sides.append((sign * movable[body].astype(np.float32), body, contact.pos - kin.ref[body]))
+            mask = arr["body_dof"][body] * movable[body][:, None]
+            sides.append((sign * movable[body].astype(np.float32), body, contact.pos - kin.ref[body], mask))
 
-    def point_velocity(vel):
-        ang, lin = vel
+    def point_velocity(qd_):
+        """`[nc, 3]` relative velocity of side 2 with respect to side 1 at each contact point."""
         total = 0.0
-        for sign, body, r in sides:
-            total = total + sign[:, None] * (lin[body] + pm.cross(ang[body], r))
+        sq_ang, sq_lin = kin.dof_ang * qd_[:, None], kin.dof_lin * qd_[:, None]
+        for sign, _, r, mask in sides:
+            smask = sign[:, None] * mask
+            total = total + pm.static_matmul(smask, sq_lin) + pm.cross(pm.static_matmul(smask, sq_ang), r)
         return total
 
     n = contact.normal
-    v_rel = point_velocity(kinematics.body_velocities(sys, kin, qd))
+    v_rel = pm.materialize(point_velocity(qd))
     v_n = pm.dot(v_rel, n)
     v_t = v_rel - v_n[:, None] * n
     # Predictive activation (as for joint limits): engage when the surfaces would
@@ -258,24 +276,29 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
     implicit_damping = damping + dt * stiffness
     w_t = dt * viscous
     w_n = dt * implicit_damping * active
-    weight = w_t[:, None, None] * np.eye(3, dtype=np.float32) + (w_n - w_t)[:, None, None] * (n[:, :, None] * n[:, None, :])
     f_n0 = (stiffness * penetration - implicit_damping * v_n) * active
+    # Computed once: XLA would otherwise re-evaluate these per element of every consumer.
+    w_t, w_n, f_n0, viscous, penetration, active, implicit_damping = pm.materialize(
+        jnp.stack([w_t, w_n, f_n0, viscous, penetration, active, jnp.broadcast_to(implicit_damping, w_t.shape)]))
     force0 = f_n0[:, None] * n - viscous[:, None] * v_t
 
     nb = tree.num_bodies
     inertias, wrenches, columns = [], [], []
-    for sign, body, r in sides:
-        skew = _skew(r)
-        b = _mat3(skew, weight)
-        a = _mat3(b, jnp.swapaxes(skew, -1, -2))
-        inertias.append((a, b, weight))
+    normal_rows = 0.0
+    for sign, body, r, mask in sides:
+        inertias.append(_point_inertia(w_t * np.abs(sign), r))
         f = sign[:, None] * force0
         wrenches.append((pm.cross(r, f), f))
         onehot = np.zeros((nb, len(body)), np.float32)
         onehot[body, np.arange(len(body))] = np.abs(sign)
         columns.append(arr["subtree"] @ onehot)
+        # g = J_sideᵀ n: dof_lin·n + dof_ang·(r × n) on the dofs that move the point.
+        rn = pm.cross(r, n)
+        g = pm.dot(n[:, None, :], kin.dof_lin[None]) + pm.dot(rn[:, None, :], kin.dof_ang[None])
+        normal_rows = normal_rows + (sign[:, None] * mask) * g
+    normal_rows = pm.materialize(normal_rows)
     to_tree = np.concatenate(columns, axis=1)
-    extra = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in inertias])) for i in range(3))
+    inertia = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in inertias])) for i in range(3))
     wrench = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in wrenches])) for i in range(2))
 
     cross = None
@@ -284,17 +307,17 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
         pos = contact.pos[both]
         j1 = contact_jacobian(sys, kin, bodies[0][both], pos)  # [m, nv, 3]
         j2 = contact_jacobian(sys, kin, bodies[1][both], pos)
-        u = pm.sum_axis(weight[both][:, None, :, :] * j2[:, :, None, :], -1)  # W J2: [m, nv, 3]
-        term = pm.sum_axis(pm.sum_axis(j1[:, :, None, :] * u[:, None, :, :], -1), 0)
+        term = pm.sum_axis(pm.sum_axis(w_t[both][:, None, None, None] * j1[:, :, None, :] * j2[:, None, :, :], -1), 0)
         cross = -(term + term.T)
+    terms = ContactTerms(inertia=inertia, normal_rows=normal_rows, normal_weight=w_n - w_t, wrench=wrench, cross=cross)
 
     def output(qd_new):
-        v1 = point_velocity(kinematics.body_velocities(sys, kin, qd_new))
+        v1 = point_velocity(qd_new)
         v1_n = pm.dot(v1, n)
         f_n = (stiffness * penetration - implicit_damping * v1_n) * active
         return f_n[:, None] * n - viscous[:, None] * (v1 - v1_n[:, None] * n), active
 
-    return extra, wrench, cross, output
+    return terms, output
 
 
 def limit_terms(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, mass_diag: jnp.ndarray):

@@ -135,6 +135,8 @@ def forward_kinematics(sys: M.System, q: jnp.ndarray) -> Kinematics:
                     dof_row[dofadr[i]:dofadr[i] + 3] = n_rows + 3 * i + np.arange(3)
                 n_rows += 3 * len(bodies)
             pos, quat = new_pos, new_quat
+        pose = pm.materialize(jnp.concatenate([pos, quat], axis=-1))
+        pos, quat = pose[:, :3], pose[:, 3:]
         level_pos.append(pos)
         level_quat.append(quat)
     x_pos = jnp.concatenate(level_pos)[order]
@@ -146,15 +148,17 @@ def forward_kinematics(sys: M.System, q: jnp.ndarray) -> Kinematics:
         anchor = jnp.concatenate([p[2] for p in pieces])[dof_row]
         dof_ref = ref[np.asarray(tree.dof_body)]
         lin = lin0 + pm.cross(ang, dof_ref - anchor)
+        ang, lin = pm.materialize(ang), pm.materialize(lin)
     else:
         ang = lin = jnp.zeros((0, 3), dtype)
     # Inertia about the tree reference point, world axes (parallel-axis theorem).
     com_world = x_pos + pm.quat_rotate(x_quat, sys.body_ipos)
-    com = com_world - ref
-    rot_i = pm.quat_to_mat(pm.quat_mul(x_quat, sys.body_iquat))
+    com = pm.materialize(com_world - ref)
+    rot_i = pm.materialize(pm.quat_to_mat(pm.quat_mul(x_quat, sys.body_iquat)))
     inertia_com = pm.sum_axis(rot_i[:, :, None, :] * sys.body_inertia[:, None, None, :] * rot_i[:, None, :, :], -1)
     mass = sys.body_mass[:, None, None]
     inertia_ref = inertia_com + mass * (pm.dot(com, com)[:, None, None] * _EYE3 - com[:, :, None] * com[:, None, :])
+    inertia_ref = pm.materialize(inertia_ref)
     return Kinematics(x_pos=x_pos, x_quat=x_quat, ref=ref, dof_ang=ang, dof_lin=lin, com=com,
                       inertia_ref=inertia_ref)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 
 def cross(a, b):
@@ -124,6 +125,16 @@ def mat_vec(mat, vec):
 def static_matmul(mat, x):
     """`mat @ x` for a static numpy matrix `[m, n]` and `x` of shape `[n, ...]`."""
     return jnp.tensordot(jnp.asarray(mat, dtype=x.dtype), x, axes=1)
+
+
+def materialize(x):
+    """`x` unchanged, computed once: an identity product over the leading axis.
+
+    XLA on CPU fuses cheap elementwise producers into each of their consumers and
+    re-evaluates them per consumer element; a product with a static matrix is a
+    fusion boundary, so values used by many consumers are worth passing through it.
+    """
+    return static_matmul(np.eye(x.shape[0], dtype=np.float32), x)
 
 
 quat_to_mat_array = quat_to_mat  # `[..., 4]` -> `[..., 3, 3]` (array form)

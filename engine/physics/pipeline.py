@@ -113,19 +113,28 @@ def substep(sys: M.System, q, qd, ctrl):
     kin = kinematics.forward_kinematics(sys, q)
     composite = dynamics.composite_inertia(sys, kin)
     contact = collision.collide(sys, kin)
-    extra = wrench = cross = output = None
+    terms = output = None
     if contact.dist.shape[0]:
-        extra, wrench, cross, output = dynamics.contact_terms(sys, kin, contact, qd)
-    matrix = dynamics.joint_matrix(sys, kin, composite, extra)
-    if cross is not None:
-        matrix = matrix + cross
+        terms, output = dynamics.contact_terms(sys, kin, contact, qd)
+    if terms is None:
+        matrix = dynamics.joint_matrix(sys, kin, composite)
+        wrench = None
+    else:
+        with_points = tuple(a + b for a, b in zip(composite, terms.inertia))
+        matrix = dynamics.joint_matrix(sys, kin, with_points, terms.normal_rows, terms.normal_weight)
+        if terms.cross is not None:
+            matrix = matrix + terms.cross
+        wrench = terms.wrench
     force = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
              - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd, wrench))
     mass_diag = dynamics.joint_diagonal(sys, kin, composite) + sys.dof_armature
     limit_diag, limit_force = dynamics.limit_terms(sys, q, qd, mass_diag)
     eye = jnp.eye(sys.nv, dtype=q.dtype)
     matrix = matrix + eye * (sys.dof_armature + h * sys.dof_damping + limit_diag)
-    qd_new = qd + integrator.solve_spd(matrix, h * (force + limit_force))
+    if terms is not None and terms.cross is not None:  # contacts between two branches: dense
+        qd_new = qd + integrator.solve_spd(matrix, h * (force + limit_force))
+    else:
+        qd_new = qd + integrator.solve_tree(matrix, h * (force + limit_force), sys.tree)
     if output is not None:
         contact_force, contact_active = output(qd_new)
         contact = contact.replace(force=contact_force, active=contact_active)

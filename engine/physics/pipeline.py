@@ -21,10 +21,10 @@ from engine.physics import model as M
 from engine.struct import pytree_dataclass
 
 # Batch chunk for `engine.batching.chunked_vmap` on one CPU device: Ant-sized systems stay in
-# cache up to a few hundred per chunk (256-1024 measure alike, 4096 slower), and jaxlib's
-# LAPACK then splits the Cholesky batch over the idle cores.
+# cache up to a few hundred per chunk (256-1024 measure alike, 4096 slower).
 BATCH_CHUNK = 512
-# Per-device chunk when several CPU devices run at once (see `batch_chunk`); 64-200 measure alike.
+# Per-device chunk when several CPU devices run at once (see `batch_chunk`): 128 measured
+# fastest for the Ant step (64: -4 %, 256: -7 %).
 MULTI_DEVICE_CHUNK = 128
 
 
@@ -63,10 +63,10 @@ def batch_chunk(sys: M.System, num_devices: int | None = None, backend: str | No
       backend: "cpu", "gpu", ... (default: `jax.default_backend()`).
 
     Returns None (plain `vmap`) on accelerators. On one CPU device, `BATCH_CHUNK`.
-    With several CPU devices, at most `MULTI_DEVICE_CHUNK` and below
-    `engine.batching.lapack_serial_batch(sys.nv)`: a larger per-device Cholesky batch
-    makes jaxlib split it over the thread pool that the devices' programs occupy,
-    which deadlocks.
+    With several CPU devices, `MULTI_DEVICE_CHUNK`; for systems on the dense solve
+    (`uses_dense_solve`) also below `engine.batching.lapack_serial_batch(sys.nv)`: a
+    larger per-device Cholesky batch makes jaxlib split it over the thread pool that
+    the devices' programs occupy, which deadlocks.
     """
     backend = backend or jax.default_backend()
     if backend != "cpu":
@@ -74,7 +74,18 @@ def batch_chunk(sys: M.System, num_devices: int | None = None, backend: str | No
     num_devices = jax.local_device_count() if num_devices is None else int(num_devices)
     if num_devices <= 1:
         return BATCH_CHUNK
+    if not uses_dense_solve(sys):
+        return MULTI_DEVICE_CHUNK
     return max(1, min(MULTI_DEVICE_CHUNK, lapack_serial_batch(sys.nv)))
+
+
+def uses_dense_solve(sys: M.System) -> bool:
+    """Whether `step` solves with dense (LAPACK) Cholesky: contacts between two moving
+    bodies couple branches of the tree; otherwise the tree-sparse `integrator.solve_tree`."""
+    _, geom1, geom2 = collision.contact_layout(sys.tree, sys.contact_pairs)
+    movable = M.tree_arrays(sys.tree)["body_dof"].sum(axis=1) > 0
+    body = np.asarray(sys.tree.geom_body)
+    return bool(np.any(movable[body[geom1]] & movable[body[geom2]]))
 
 
 def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +142,7 @@ def substep(sys: M.System, q, qd, ctrl):
     limit_diag, limit_force = dynamics.limit_terms(sys, q, qd, mass_diag)
     eye = jnp.eye(sys.nv, dtype=q.dtype)
     matrix = matrix + eye * (sys.dof_armature + h * sys.dof_damping + limit_diag)
-    if terms is not None and terms.cross is not None:  # contacts between two branches: dense
+    if uses_dense_solve(sys):  # contacts between two branches fill in the tree pattern
         qd_new = qd + integrator.solve_spd(matrix, h * (force + limit_force))
     else:
         qd_new = qd + integrator.solve_tree(matrix, h * (force + limit_force), sys.tree)

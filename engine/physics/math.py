@@ -127,14 +127,41 @@ def static_matmul(mat, x):
     return jnp.tensordot(jnp.asarray(mat, dtype=x.dtype), x, axes=1)
 
 
+# Batches smaller than this skip `materialize`: its product costs more than it saves.
+MATERIALIZE_MIN_BATCH = 16
+
+
+@jax.custom_batching.custom_vmap
+def _pinned(x):
+    return x
+
+
+@_pinned.def_vmap
+def _pinned_batched(axis_size, in_batched, x):
+    (batched,) = in_batched
+    if batched and axis_size >= MATERIALIZE_MIN_BATCH:
+        eye = np.eye(x.shape[1], dtype=np.float32)
+        x = jax.vmap(lambda y: static_matmul(eye, y))(x)
+    return x, batched
+
+
+@jax.custom_jvp
 def materialize(x):
-    """`x` unchanged, computed once: an identity product over the leading axis.
+    """`x` unchanged, computed once when batched: an identity product over the leading axis.
 
     XLA on CPU fuses cheap elementwise producers into each of their consumers and
     re-evaluates them per consumer element; a product with a static matrix is a
     fusion boundary, so values used by many consumers are worth passing through it.
+    Unbatched calls and vmapped batches below `MATERIALIZE_MIN_BATCH` return `x`
+    as is (there the extra kernel costs more than the re-evaluation it saves).
+    Tangents pass through unchanged, so forward and reverse mode both work.
     """
-    return static_matmul(np.eye(x.shape[0], dtype=np.float32), x)
+    return _pinned(x)
+
+
+@materialize.defjvp
+def _materialize_jvp(primals, tangents):
+    return materialize(primals[0]), tangents[0]
 
 
 quat_to_mat_array = quat_to_mat  # `[..., 4]` -> `[..., 3, 3]` (array form)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from engine.batching import lapack_serial_batch
-from engine.physics import collision, dynamics, integrator, kinematics
+from engine.physics import collision, contacts, dynamics, integrator, kinematics
 from engine.physics import math as pm
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
@@ -126,7 +126,7 @@ def substep(sys: M.System, q, qd, ctrl):
     contact = collision.collide(sys, kin)
     terms = output = None
     if contact.dist.shape[0]:
-        terms, output = dynamics.contact_terms(sys, kin, contact, qd)
+        terms, output = contacts.contact_terms(sys, kin, contact, qd)
     if terms is None:
         matrix = dynamics.joint_matrix(sys, kin, composite)
         wrench = None

@@ -6,6 +6,8 @@
     simlab render ENV --out FILE.gif          render a rollout (random, or --checkpoint DIR) to png/gif/mp4
     simlab bench steps --env NAME ...         env-steps/s vs batch size (bench/steps.py)
     simlab bench physics --env ant ...        physics throughput vs Brax/MuJoCo (bench/physics.py)
+    simlab bench train                        time to return on Ant vs Brax's PPO (bench/train.py)
+    simlab bench sac_halfcheetah              SAC on HalfCheetah, return after 30 min
     simlab recsim | rendezvous | sensory ...  applications (each has its own --help)
     simlab --help
 
@@ -27,6 +29,8 @@ BENCHMARKS = {
     "sensory": ("bench.sensory", "sensory-neuron vs MLP agents on shuffled and noisy observations"),
     "manipulation": ("bench.manipulation", "PPO success on grasp, fetch and ur5e against a random policy"),
     "locomotion": ("bench.locomotion", "PPO on ant, halfcheetah and reacher against a random policy"),
+    "train": ("bench.train", "time to return 2000 on Ant: our PPO against Brax's PPO (jax-0.9.2 virtualenv)"),
+    "sac_halfcheetah": ("bench.sac_halfcheetah", "SAC on HalfCheetah: return after a wall-clock budget (30 min)"),
 }
 
 

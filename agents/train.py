@@ -45,6 +45,11 @@ class TrainOptions:
       resume: a run directory to continue from (its config must match).
       progress: show a tqdm progress bar on stderr.
       mesh: a device mesh to shard the environment batch over (None: default device).
+      time_limit_s: stop (after evaluating) at the first iteration that ends this many wall-clock seconds
+        after `clock_start`; None trains for `total_steps` whatever the time.
+      clock_start: the `time.perf_counter()` reading that `wall_time_s` counts from (e.g. taken before the
+        agent was built, so benches include its construction); None: just before the first iteration,
+        after `agent.init`.
     """
 
     total_steps: int
@@ -55,6 +60,8 @@ class TrainOptions:
     resume: str | None = None
     progress: bool = True
     mesh: Any = None
+    time_limit_s: float | None = None
+    clock_start: float | None = None
 
 
 @dataclasses.dataclass
@@ -105,6 +112,8 @@ def train(agent, options: TrainOptions) -> TrainResult:
         raise ValueError(f"total_steps must be positive, got {options.total_steps}")
     if options.checkpoint_every and not options.out_dir:
         raise ValueError("checkpoint_every needs out_dir")
+    if options.time_limit_s is not None and not options.time_limit_s > 0:
+        raise ValueError(f"time_limit_s must be positive (or None for no limit), got {options.time_limit_s}")
     config = run_config(agent, options)
     out_dir = Path(options.out_dir) if options.out_dir else None
     num_iterations = math.ceil(options.total_steps / agent.steps_per_iteration)
@@ -134,15 +143,21 @@ def train(agent, options: TrainOptions) -> TrainResult:
         log = RunLog(out_dir)
     history: list[dict[str, float]] = []
     start_iteration = int(state.iteration)
-    start_time = time.perf_counter()
-    bar = tqdm(total=num_iterations * agent.steps_per_iteration, initial=start_iteration * agent.steps_per_iteration,
+    start_time = time.perf_counter() if options.clock_start is None else options.clock_start
+    # Under a time limit the budget is wall-clock, so the bar counts steps without a (meaningless) total.
+    bar_total = None if options.time_limit_s is not None else num_iterations * agent.steps_per_iteration
+    bar = tqdm(total=bar_total, initial=start_iteration * agent.steps_per_iteration,
                unit="step", unit_scale=True, file=sys.stderr, disable=not options.progress,
                desc=f"{agent.name} {agent.env_name}")
     last_return = float("nan")
     for it in range(start_iteration, num_iterations):
         state, metrics = iteration(state)
         bar.update(agent.steps_per_iteration)
-        last_iter = it + 1 == num_iterations
+        out_of_time = False
+        if options.time_limit_s is not None:
+            jax.block_until_ready(state.iteration)  # the clock must see finished work, not dispatched work
+            out_of_time = time.perf_counter() - start_time >= options.time_limit_s
+        last_iter = it + 1 == num_iterations or out_of_time
         if (it + 1) % options.eval_every == 0 or last_iter:
             returns = summarize(evaluator(state, jax.random.fold_in(jax.random.key(options.seed + 1), it)))
             metrics = jax.device_get(metrics)
@@ -159,6 +174,8 @@ def train(agent, options: TrainOptions) -> TrainResult:
         if should_save:
             checkpoint.save(out_dir, it + 1, state,
                             {"wall_time_s": wall_offset + time.perf_counter() - start_time, "env_steps": int(state.env_steps)})
+        if out_of_time:
+            break
     bar.close()
     if log is not None:
         log.plot(f"{agent.name.upper()} on {agent.env_name}")

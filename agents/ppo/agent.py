@@ -162,7 +162,8 @@ def make_ppo(env_name: str, config: PPOConfig | None = None, total_steps: int | 
     scaler = ActionScaler.for_spec(env.action_spec)
     policy_net = networks.make_gaussian_policy(env.action_size, config.hidden, config.activation,
                                                init_log_std=config.init_log_std)
-    value_net = networks.make_value_network(config.hidden, config.activation)
+    value_hidden = config.hidden if config.value_hidden is None else config.value_hidden
+    value_net = networks.make_value_network(value_hidden, config.activation)
     if config.lr_schedule == "linear":
         if not total_steps:
             raise ValueError("lr_schedule='linear' needs total_steps")

@@ -18,6 +18,7 @@ class PPOConfig:
       entropy_coef, value_coef: loss weights.
       max_grad_norm: global gradient-norm clip.
       hidden, activation: MLP sizes and nonlinearity for policy and value networks.
+      value_hidden: MLP sizes of the value network alone (None: `hidden`).
       normalize_obs: running mean/std observation normalization.
       reward_scale: multiplies rewards before learning (returns are reported unscaled).
       init_log_std: initial log standard deviation of the Gaussian policy.
@@ -39,6 +40,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     hidden: tuple[int, ...] = (64, 64)
     activation: str = "tanh"
+    value_hidden: tuple[int, ...] | None = None
     normalize_obs: bool = True
     reward_scale: float = 1.0
     init_log_std: float = -0.5
@@ -59,3 +61,5 @@ class PPOConfig:
         if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError(f"need 0 < gamma <= 1 and 0 <= gae_lambda <= 1, got {self.gamma}, {self.gae_lambda}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if self.value_hidden is not None:
+            object.__setattr__(self, "value_hidden", tuple(int(h) for h in self.value_hidden))

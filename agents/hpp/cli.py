@@ -17,49 +17,59 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--controller", action="store_true", help="also retrain the PPO controller (about 10 minutes)")
     e = sub.add_parser("eval", help="evaluate methods on held-out layouts; JSON table and trajectory PNG")
     e.add_argument("--episodes", type=int, default=500)
-    e.add_argument("--methods", default="hpp,straight_line,centroid,oracle")
+    e.add_argument("--methods", default="hpp,straight_line,centroid,oracle,centroid_once")
     e.add_argument("--agents", type=int, default=3)
-    e.add_argument("--family", default="heldout", choices=["train", "heldout"])
+    e.add_argument("--family", default="heldout", choices=["train", "heldout", "blocks"],
+                   help="layout family: heldout (thin walls, default), blocks (large buildings), train")
+    e.add_argument("--obstacles", type=int, default=10, help="obstacles per layout (default 10)")
     e.add_argument("--seed", type=int, default=0)
     e.add_argument("--out", type=Path, default=Path("bench/results"))
     e.add_argument("--json", action="store_true")
     return parser
 
 
-def plot_trajectories(results: dict, path: Path, arena: float, radius: float) -> Path:
-    """One panel per method: episode 0's layout, paths, final goals and (for HPP) belief means and spreads."""
+def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt: float = 0.1,
+                      episodes: tuple[int, ...] = (0, 1, 2)) -> Path:
+    """One row per episode (the first three, the same layout for every method), one column per method:
+    obstacles, paths until rendezvous (or the whole episode), final goals and, for HPP, the beliefs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.patches as mpatches
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 4.2), dpi=110)
-    axes = np.atleast_1d(axes)
+    episodes = tuple(e for e in episodes if e < len(next(iter(results.values()))["success"]))
+    fig, axes = plt.subplots(len(episodes), len(results), figsize=(3.4 * len(results), 3.5 * len(episodes)),
+                             dpi=100, squeeze=False)
     colors = ["tab:blue", "tab:red", "tab:green", "tab:purple", "tab:orange", "tab:cyan", "tab:pink", "tab:gray"]
-    for ax, (name, res) in zip(axes, results.items()):
-        layout = res["layout"]
-        for c, h, a in zip(layout.centers[0], layout.half_extents[0], layout.angles[0]):
-            corner = np.array(c) - np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ h
-            ax.add_patch(mpatches.Rectangle(corner, 2 * h[0], 2 * h[1], angle=np.degrees(a), color="0.6"))
-        poses, goals = res["poses"][0], res["goals"][0]
-        for k in range(poses.shape[1]):
-            ax.plot(poses[:, k, 0], poses[:, k, 1], color=colors[k], lw=1.5)
-            ax.plot(*poses[0, k, :2], "o", color=colors[k], ms=5)
-            ax.plot(*goals[-1, k], "x", color=colors[k], ms=8, mew=2)
-            if name in ("hpp", "straight_line"):
-                for t in range(0, poses.shape[0], 50):
-                    ax.add_patch(mpatches.Circle(res["belief_mean"][0][t, k], float(res["belief_std"][0][t, k].mean()),
-                                                 fill=False, color=colors[k], alpha=0.35, ls="--"))
-        ok = "success" if res["success"][0] else "no rendezvous"
-        ax.set_title(f"{name}: {ok}")
-        ax.set_xlim(-arena, arena)
-        ax.set_ylim(-arena, arena)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("Held-out layout, episode 0: paths over the whole 30 s (dots: starts, x: final goals, "
-                 "dashed: HPP beliefs every 5 s; success = all within 1 m at some step)")
+    for row, episode in enumerate(episodes):
+        for ax, (name, res) in zip(axes[row], results.items()):
+            layout = res["layout"]
+            for c, h, a in zip(layout.centers[episode], layout.half_extents[episode], layout.angles[episode]):
+                corner = np.array(c) - np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]]) @ h
+                ax.add_patch(mpatches.Rectangle(corner, 2 * h[0], 2 * h[1], angle=np.degrees(a), color="0.6"))
+            success = bool(res["success"][episode])
+            end = int(round(float(res["time_s"][episode]) / dt)) if success else res["poses"].shape[1]
+            poses, goals = res["poses"][episode][:end], res["goals"][episode][:end]
+            for k in range(poses.shape[1]):
+                ax.plot(poses[:, k, 0], poses[:, k, 1], color=colors[k], lw=1.5)
+                ax.plot(*poses[0, k, :2], "o", color=colors[k], ms=5)
+                ax.plot(*goals[-1, k], "x", color=colors[k], ms=8, mew=2)
+                if name in ("hpp", "straight_line"):
+                    for t in range(0, poses.shape[0], 20):
+                        ax.add_patch(mpatches.Circle(res["belief_mean"][episode][t, k],
+                                                     float(res["belief_std"][episode][t, k].mean()),
+                                                     fill=False, color=colors[k], alpha=0.4, ls="--"))
+            verdict = f"met at {end * dt:.1f} s" if success else "no rendezvous in 30 s"
+            ax.set_title(f"{name}: {verdict}", fontsize=9)
+            ax.set_xlim(-arena, arena)
+            ax.set_ylim(-arena, arena)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.suptitle("Held-out layouts (rows: episodes 0-2, same seeds for every method). Dots: starts; x: final goals; "
+                 "dashed: HPP belief (mean, sd) every 2 s.\nSuccess: all robots within 1 m of each other and in "
+                 "line of sight; paths end at success.", fontsize=10)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -89,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"unknown method(s) {unknown}; choose from {list(evaluate.METHODS)}")
         if args.episodes < 1:
             raise ValueError("--episodes must be positive")
-        config = evaluate.EvalConfig(num_agents=args.agents, family=args.family)
+        if args.agents < 2 or args.obstacles < 0:
+            raise ValueError("need --agents >= 2 and --obstacles >= 0")
+        config = evaluate.EvalConfig(num_agents=args.agents, family=args.family, num_obstacles=args.obstacles)
         results = {m: evaluate.evaluate(m, args.episodes, args.seed, config) for m in methods}
     except (ValueError, RuntimeError) as err:
         print(f"simlab rendezvous: error: {err}", file=sys.stderr)
@@ -99,17 +111,20 @@ def main(argv: list[str] | None = None) -> int:
     from bench.harness import write_json
     from envs.navigation.rendezvous import Rendezvous
 
-    write_json(args.out / "rendezvous.json", {"config": {"episodes": args.episodes, "agents": args.agents,
-                                                          "family": args.family, "seed": args.seed}, "methods": table})
+    default = (args.agents, args.family, args.obstacles) == (3, "heldout", 10)
+    stem = "rendezvous" if default else f"rendezvous_{args.family}{args.obstacles}_k{args.agents}"
+    write_json(args.out / f"{stem}.json", {"config": {"episodes": args.episodes, "agents": args.agents,
+                                                      "family": args.family, "obstacles": args.obstacles,
+                                                      "seed": args.seed}, "methods": table})
     env = Rendezvous(num_agents=args.agents)
-    png = plot_trajectories(results, args.out / "rendezvous.png", env.world.arena, env.robot.radius)
+    png = plot_trajectories(results, args.out / f"{stem}.png", env.world.arena, env.robot.radius, env.dt)
     if args.json:
         print(json.dumps(table))
     else:
         for m, row in table.items():
             print(f"{m:<14} success {row['success_rate']:.3f} ± {row['ci95']:.3f}   time {row['mean_time']:.1f} s   "
                   f"final spread {row['mean_final_spread']:.2f} m")
-        print(f"wrote {args.out / 'rendezvous.json'} and {png}")
+        print(f"wrote {args.out / (stem + '.json')} and {png}")
     return 0
 
 

@@ -16,14 +16,14 @@ from agents.hpp.controller import load_controller
 from agents.hpp.training import PREDICTION, load_predictor
 from envs.navigation.rendezvous import Rendezvous, spread
 
-METHODS = ("hpp", "straight_line", "centroid", "oracle")
+METHODS = ("hpp", "straight_line", "centroid", "oracle", "centroid_once")
 
 
 @dataclasses.dataclass(frozen=True)
 class EvalConfig:
     num_agents: int = 3
     family: str = "heldout"
-    num_obstacles: int = 6
+    num_obstacles: int = 10
     horizon: int = 300  # env steps (30 s)
     planner: planner.PlannerConfig = planner.PlannerConfig()
 
@@ -37,6 +37,8 @@ def _method(name: str, env: Rendezvous, config: EvalConfig):
                                 config.planner)
     if name == "centroid":
         return planner.make_centroid(env)
+    if name == "centroid_once":
+        return planner.make_centroid(env, every_step=False)
     if name == "oracle":
         return planner.make_oracle(env), None
     raise ValueError(f"unknown method {name!r}; choose from {METHODS}")

@@ -31,6 +31,10 @@ class PlannerConfig:
     iterations: int = 3
     initial_std: float = 2.0
     sample_goal: bool = True  # sample the goal from the belief (the paper) rather than take its mean
+    # Weight (per metre) of the distance from a candidate to the observed team centroid, added to the score:
+    # a common reference all agents observe alike, which breaks ties between equally good meeting points
+    # the same way for every agent.
+    centroid_weight: float = 0.2
 
 
 @pytree_dataclass
@@ -81,7 +85,9 @@ def make_hpp(env: Rendezvous, predict: Callable, pred_config: prediction.Predict
             paths = targets[:, None, :2] + predict(feats)  # [K, H, 2]
             # Mean spread over the predicted horizon: a meeting point everyone reaches sooner scores better
             # (with the final spread alone, every point reachable within the horizon ties).
-            return jnp.mean(jax.vmap(spread, in_axes=1)(paths))
+            centroid = jnp.concatenate([pose[None, :2], team]).mean(axis=0)
+            return jnp.mean(jax.vmap(spread, in_axes=1)(paths)) + config.centroid_weight * jnp.linalg.norm(
+                goal - centroid)
 
         return jax.vmap(spread_for)(goals)
 
@@ -108,8 +114,13 @@ def make_hpp(env: Rendezvous, predict: Callable, pred_config: prediction.Predict
     return init, plan
 
 
-def make_centroid(env: Rendezvous):
-    """Every agent heads to the centroid of its own and its observed teammates' positions (every step)."""
+def make_centroid(env: Rendezvous, every_step: bool = True):
+    """Every agent heads to the centroid of its own and its observed teammates' positions.
+
+    `every_step=True` (the `centroid` baseline) re-estimates it from each new observation,
+    which makes the team converge like a consensus protocol; `every_step=False`
+    (`centroid_once`) fixes each agent's goal at the centroid it observed at the start.
+    """
 
     def goals(obs):
         def one(row):
@@ -118,43 +129,21 @@ def make_centroid(env: Rendezvous):
 
         return jax.vmap(one)(obs)
 
-    init = lambda obs: PlanState(Belief(goals(obs), jnp.zeros_like(goals(obs))), goals(obs))
-    plan = lambda state, obs, key: PlanState(state.belief, goals(obs))
+    def init(obs):
+        g = goals(obs)
+        return PlanState(Belief(g, jnp.zeros_like(g)), g)
+
+    if every_step:
+        plan = lambda state, obs, key: PlanState(state.belief, goals(obs))
+    else:
+        plan = lambda state, obs, key: state
     return init, plan
 
 
 def grid_path_lengths(env: Rendezvous, layout: world.Layout, sources: jax.Array, cells: int = 48,
                       sweeps: int = 96) -> tuple[jax.Array, jax.Array]:
-    """Shortest 8-connected path lengths (m) on a `cells x cells` grid from each source `[S, 2]`.
-
-    Cells closer than the robot radius to an obstacle are blocked. Fixed
-    `sweeps` of min-plus relaxation (no data-dependent loops). Returns
-    `(centres [cells*cells, 2], lengths [S, cells*cells])`.
-    """
-    arena = env.world.arena
-    axis = (jnp.arange(cells) + 0.5) / cells * 2 * arena - arena
-    xs, ys = jnp.meshgrid(axis, axis, indexing="ij")
-    centres = jnp.stack([xs.ravel(), ys.ravel()], axis=1)
-    free = jax.vmap(lambda p: world.signed_distance(env.world, layout, p))(centres).reshape(cells, cells) \
-        > env.robot.radius
-    h = 2 * arena / cells
-    shifts = [(dx, dy, h * (2 ** 0.5 if dx and dy else 1.0)) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
-
-    def from_source(src):
-        index = jnp.clip(((src + arena) / h).astype(jnp.int32), 0, cells - 1)
-        dist = jnp.full((cells, cells), jnp.inf).at[index[0], index[1]].set(0.0)
-
-        def sweep(d, _):
-            padded = jnp.pad(d, 1, constant_values=jnp.inf)
-            best = d
-            for dx, dy, cost in shifts:
-                best = jnp.minimum(best, padded[1 + dx:1 + dx + cells, 1 + dy:1 + dy + cells] + cost)
-            return jnp.where(free, best, jnp.inf), None
-
-        dist, _ = jax.lax.scan(sweep, dist, None, sweeps)
-        return dist.ravel()
-
-    return centres, jax.vmap(from_source)(sources)
+    """`world.path_lengths` with the robot radius as clearance: `(centres [cells², 2], lengths [S, cells²])` (m)."""
+    return world.path_lengths(env.world, layout, sources, env.robot.radius, cells, sweeps)
 
 
 def make_oracle(env: Rendezvous):

@@ -41,6 +41,10 @@ class PredictionConfig:
     learning_rate: float = 1e-3
     batch_size: int = 256
     epochs: int = 30
+    # Fraction of training goals drawn uniformly over the arena (possibly inside an obstacle, so unreachable)
+    # rather than at a free point: the planner queries such goals, so the predictor must know where the
+    # controller ends up when it cannot arrive.
+    any_goal_fraction: float = 0.0
 
 
 def _features(env: GoalNavigation, ego_scan, ego_pose, target_pose, goal):
@@ -56,13 +60,15 @@ def _features(env: GoalNavigation, ego_scan, ego_pose, target_pose, goal):
 def simulate_example(env: GoalNavigation, controller: Controller, config: PredictionConfig, key: jax.Array,
                      self_prediction: jax.Array):
     """One training example `(features [74], future offsets [H, 2])` in a fresh random layout."""
-    layout_key, place_key, heading_key, scan_key, roll_key = jax.random.split(key, 5)
+    layout_key, place_key, heading_key, scan_key, roll_key, goal_key = jax.random.split(key, 6)
     layout = world.sample_layout(env.world, layout_key)
     points = world.sample_free_positions(env.world, layout, place_key, 3, clearance=env.robot.radius + 0.2)
     headings = jax.random.uniform(heading_key, (2,), minval=-jnp.pi, maxval=jnp.pi)
     target_pose = jnp.concatenate([points[0], headings[:1]])
     ego_pose = jnp.where(self_prediction, target_pose, jnp.concatenate([points[2], headings[1:]]))
-    goal = points[1]
+    anywhere_key, pick_key = jax.random.split(goal_key)
+    anywhere = jax.random.uniform(anywhere_key, (2,), minval=-env.world.arena, maxval=env.world.arena)
+    goal = jnp.where(jax.random.uniform(pick_key) < config.any_goal_fraction, anywhere, points[1])
     scan = lidar(env.robot, env.world, layout, ego_pose, scan_key)
 
     def step(pose, k):

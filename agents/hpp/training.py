@@ -10,9 +10,10 @@ from agents.hpp import assets, prediction
 from agents.hpp.controller import export_controller, load_controller
 from envs.navigation.goal_navigation import GoalNavigation
 
-PREDICTION = prediction.PredictionConfig(horizon=20, stride=5, hidden=(128, 128), epochs=60, batch_size=256)
+PREDICTION = prediction.PredictionConfig(horizon=20, stride=5, hidden=(128, 128), epochs=30, batch_size=256,
+                                         any_goal_fraction=0.5)
 CONTROLLER_STEPS = 3_000_000
-DATASET_SIZE = 8192
+DATASET_SIZE = 65536
 
 
 def train_controller(out_dir: str = "runs/hpp_controller", seed: int = 0, steps: int = CONTROLLER_STEPS) -> dict:

@@ -11,7 +11,7 @@ Multi-agent conventions (leading agent axis `K`):
 | `obs` | `[K, 64 + 4 + 2 (K-1)]` | lidar / max_range, own `(x/L, y/L, cos h, sin h)`, teammates' noisy `(x, y)/L` |
 | action | `[K, 2]` | per-agent `(v, w)` in [-1, 1] |
 | `reward` | `[K]` | shared: `-spread * dt / L` per step, `+10` on success |
-| `terminated` | `[]` | all agents within `rendezvous_radius` of each other |
+| `terminated` | `[]` | all agents within `rendezvous_radius` of each other, in line of sight (`line_of_sight`) |
 
 `envs.navigation.parallel.ParallelRendezvous` maps this onto PettingZoo's
 parallel dict API (`{"agent_0": obs, ...}`). Agents do not collide with each
@@ -50,13 +50,19 @@ class Rendezvous(Env):
     default_episode_length = 300
 
     def __init__(self, num_agents: int = 3, num_obstacles: int = 6, family: str = "train", arena: float = 5.0,
-                 rendezvous_radius: float = 1.0, team_noise: float = 0.1, lidar_noise: float = 0.05):
+                 rendezvous_radius: float = 1.0, team_noise: float = 0.1, lidar_noise: float = 0.05,
+                 line_of_sight: bool = True, connected_starts: bool = True, start_candidates: int = 8):
         if not 2 <= num_agents <= 8:
             raise ValueError(f"num_agents must be between 2 and 8, got {num_agents}")
         self.num_agents = num_agents
         self.world = world.WorldConfig(arena=arena, num_obstacles=num_obstacles, family=family)
         self.robot = robots.RobotConfig(lidar_noise=lidar_noise)
         self.rendezvous_radius = rendezvous_radius
+        self.line_of_sight = bool(line_of_sight)
+        self.connected_starts = bool(connected_starts)
+        self.start_candidates = int(start_candidates)
+        if self.start_candidates < 1:
+            raise ValueError(f"start_candidates must be >= 1, got {start_candidates}")
         self.team_noise = team_noise
         self.dt = self.robot.dt
 
@@ -72,14 +78,30 @@ class Rendezvous(Env):
     def reset(self, key: jax.Array) -> State:
         layout_key, pose_key, heading_key, sim_key = jax.random.split(key, 4)
         layout = world.sample_layout(self.world, layout_key)
-        positions = world.sample_free_positions(self.world, layout, pose_key, self.num_agents,
-                                                clearance=self.robot.radius + 0.2)
+        positions = self._starts(layout, pose_key)
         headings = jax.random.uniform(heading_key, (self.num_agents, 1), minval=-jnp.pi, maxval=jnp.pi)
         sim = RendezvousSim(layout, jnp.concatenate([positions, headings], axis=1), sim_key)
         obs, sim = self._observe(sim)
         state = initial_state(sim, obs, metrics={"spread": spread(sim.poses[:, :2]),
                                                  "success": jnp.zeros(()), "contacts": jnp.zeros(())})
         return state.replace(reward=jnp.zeros((self.num_agents,), jnp.float32))
+
+    def _starts(self, layout: world.Layout, key: jax.Array) -> jax.Array:
+        """Free start positions `[K, 2]`; with `connected_starts`, the first of `start_candidates` draws in
+        which every agent can reach agent 0 (a grid path with the robot's clearance), so that a
+        rendezvous is possible (the draw with the most reachable agents if none is fully connected)."""
+        k, c = self.num_agents, self.start_candidates if self.connected_starts else 1
+        points = world.sample_free_positions(self.world, layout, key, k * c,
+                                             clearance=self.robot.radius + 0.2).reshape(c, k, 2)
+        if not self.connected_starts:
+            return points[0]
+        cells = 48
+        centres, lengths = world.path_lengths(self.world, layout, points[:, 0], self.robot.radius, cells)
+        h = 2 * self.world.arena / cells
+        index = jnp.clip(((points + self.world.arena) / h).astype(jnp.int32), 0, cells - 1)
+        flat = index[..., 0] * cells + index[..., 1]  # [c, k]
+        reached = jnp.sum(jnp.isfinite(jnp.take_along_axis(lengths, flat, axis=1)), axis=1)  # [c]
+        return points[jnp.argmax(reached)]
 
     def _observe(self, sim: RendezvousSim) -> tuple[jax.Array, RendezvousSim]:
         key, lidar_key, team_key = jax.random.split(sim.key, 3)
@@ -101,13 +123,26 @@ class Rendezvous(Env):
         sim = sim.replace(poses=poses)
         obs, sim = self._observe(sim)
         current_spread = spread(poses[:, :2])
-        success = current_spread < self.rendezvous_radius
+        success = self.gathered(sim.layout, poses[:, :2])
         reward = -current_spread * self.dt / self.world.arena + 10.0 * success
         return state.replace(
             sim=sim, obs=obs, reward=jnp.full((self.num_agents,), reward, jnp.float32), terminated=success,
             truncated=jnp.zeros((), jnp.bool_),
             metrics={"spread": current_spread, "success": success.astype(jnp.float32),
                      "contacts": jnp.sum(contacts).astype(jnp.float32)})
+
+    def gathered(self, layout: world.Layout, positions: jax.Array) -> jax.Array:
+        """Success test `[]` bool: every pair within `rendezvous_radius` and, with `line_of_sight`, with no
+        obstacle between them (two robots pressed against opposite sides of a wall have not met)."""
+        close = spread(positions) < self.rendezvous_radius
+        if not self.line_of_sight:
+            return close
+        k = self.num_agents
+        pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+        a = positions[jnp.array([i for i, _ in pairs])]
+        b = positions[jnp.array([j for _, j in pairs])]
+        seen = jax.vmap(lambda p, q: world.visible(self.world, layout, p, q))(a, b)
+        return close & jnp.all(seen)
 
     def render_rgb(self, state: State, width: int = 320, height: int = 320):
         """Top-down view of obstacles and all robots (one colour each)."""

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 
 from engine.struct import pytree_dataclass
 
-FAMILIES = ("train", "heldout")
+FAMILIES = ("train", "heldout", "blocks")
 
 
 @pytree_dataclass
@@ -40,13 +40,16 @@ class WorldConfig:
 
 def sample_layout(config: WorldConfig, key: jax.Array) -> Layout:
     """Draws obstacles. "train": compact boxes (half-extents 0.3-0.8 m); "heldout": thin walls
-    (half-extents 0.8-1.5 m by 0.15-0.3 m), a family never seen in training."""
+    (half-extents 0.8-1.5 m by 0.15-0.3 m), a family never seen in training; "blocks": large
+    buildings (half-extents 0.8-1.6 m on both sides), also never seen in training."""
     b = config.num_obstacles
     kc, ks, ka = jax.random.split(key, 3)
     margin = config.arena - 1.0
     centers = jax.random.uniform(kc, (b, 2), minval=-margin, maxval=margin)
     if config.family == "train":
         half = jax.random.uniform(ks, (b, 2), minval=0.3, maxval=0.8)
+    elif config.family == "blocks":
+        half = jax.random.uniform(ks, (b, 2), minval=0.8, maxval=1.6)
     else:
         long_side = jax.random.uniform(ks, (b, 1), minval=0.8, maxval=1.5)
         short_side = jax.random.uniform(jax.random.fold_in(ks, 1), (b, 1), minval=0.15, maxval=0.3)
@@ -102,6 +105,14 @@ def raycast(config: WorldConfig, layout: Layout, origin: jax.Array, angles: jax.
     return jnp.minimum(distance, config.max_range)
 
 
+def visible(config: WorldConfig, layout: Layout, a: jax.Array, b: jax.Array) -> jax.Array:
+    """Whether the segment from `a [2]` to `b [2]` is free of obstacles (line of sight): `[]` bool."""
+    d = b - a
+    length = jnp.linalg.norm(d)
+    hit = raycast(config, layout, a, jnp.arctan2(d[1], d[0])[None])[0]
+    return hit >= jnp.minimum(length, config.max_range) - 1e-4
+
+
 def resolve_collision(config: WorldConfig, layout: Layout, position: jax.Array, radius: float,
                       iterations: int = 4) -> tuple[jax.Array, jax.Array]:
     """Pushes a disc of `radius` at `position [2]` out of obstacles along the SDF gradient.
@@ -119,6 +130,39 @@ def resolve_collision(config: WorldConfig, layout: Layout, position: jax.Array, 
         position = position + penetration * normal
         contact = contact | (penetration > 0)
     return position, contact
+
+
+def path_lengths(config: WorldConfig, layout: Layout, sources: jax.Array, clearance: float, cells: int = 48,
+                 sweeps: int = 96) -> tuple[jax.Array, jax.Array]:
+    """Shortest 8-connected path lengths (m) on a `cells x cells` grid from each source `[S, 2]`.
+
+    Cells closer than `clearance` (the robot radius) to an obstacle are blocked. Fixed
+    `sweeps` of min-plus relaxation (no data-dependent loops); unreachable cells stay
+    `inf`. Returns `(centres [cells*cells, 2], lengths [S, cells*cells])`.
+    """
+    arena = config.arena
+    axis = (jnp.arange(cells) + 0.5) / cells * 2 * arena - arena
+    xs, ys = jnp.meshgrid(axis, axis, indexing="ij")
+    centres = jnp.stack([xs.ravel(), ys.ravel()], axis=1)
+    free = jax.vmap(lambda p: signed_distance(config, layout, p))(centres).reshape(cells, cells) > clearance
+    h = 2 * arena / cells
+    shifts = [(dx, dy, h * (2 ** 0.5 if dx and dy else 1.0)) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy]
+
+    def from_source(src):
+        index = jnp.clip(((src + arena) / h).astype(jnp.int32), 0, cells - 1)
+        dist = jnp.full((cells, cells), jnp.inf).at[index[0], index[1]].set(0.0)
+
+        def sweep(d, _):
+            padded = jnp.pad(d, 1, constant_values=jnp.inf)
+            best = d
+            for dx, dy, cost in shifts:
+                best = jnp.minimum(best, padded[1 + dx:1 + dx + cells, 1 + dy:1 + dy + cells] + cost)
+            return jnp.where(free, best, jnp.inf), None
+
+        dist, _ = jax.lax.scan(sweep, dist, None, sweeps)
+        return dist.ravel()
+
+    return centres, jax.vmap(from_source)(sources)
 
 
 def sample_free_positions(config: WorldConfig, layout: Layout, key: jax.Array, count: int, clearance: float,

@@ -99,3 +99,34 @@ def test_parallel_api():
         env.step({"agent_0": np.zeros(2, np.float32)})
     with pytest.raises(ValueError, match="shape"):
         env.step({a: np.zeros(3, np.float32) for a in env.agents})
+
+
+def test_line_of_sight_and_the_success_test():
+    # A wall along x = 0 from y = -1 to y = 1: points on either side see each other only around its end.
+    wall = world.Layout(jnp.array([[0.0, 0.0]]), jnp.array([[0.1, 1.0]]), jnp.array([0.0]))
+    cfg = world.WorldConfig(arena=5.0, num_obstacles=1)
+    assert not bool(world.visible(cfg, wall, jnp.array([-0.4, 0.0]), jnp.array([0.4, 0.0])))
+    assert bool(world.visible(cfg, wall, jnp.array([-0.4, 1.5]), jnp.array([0.4, 1.5])))
+    assert bool(world.visible(cfg, wall, jnp.array([-0.4, 0.0]), jnp.array([-0.4, 0.9])))
+    # Two robots 0.8 m apart but on opposite sides of the wall have not met; with line_of_sight=False they have.
+    for los, expected in ((True, False), (False, True)):
+        env = envs.make("rendezvous", num_agents=2, num_obstacles=1, line_of_sight=los, episode_length=None)
+        state = env.reset(jax.random.key(0))
+        sim = state.sim.replace(layout=wall, poses=jnp.array([[-0.4, 0.0, 0.0], [0.4, 0.0, 0.0]]))
+        assert bool(env.step(state.replace(sim=sim), jnp.zeros((2, 2))).terminated) == expected
+
+
+def test_rendezvous_starts_are_mutually_reachable():
+    # Dense large blocks often split the free space; every agent must be able to reach agent 0.
+    env = envs.make("rendezvous", num_agents=3, num_obstacles=10, family="blocks", episode_length=None)
+    states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(4), 32))
+    centres, lengths = jax.vmap(lambda lay, p: world.path_lengths(env.world, lay, p[:1, :2], env.robot.radius))(
+        states.sim.layout, states.sim.poses)
+    h = 2 * env.world.arena / 48
+    index = np.clip(((np.asarray(states.sim.poses[..., :2]) + env.world.arena) / h).astype(int), 0, 47)
+    flat = index[..., 0] * 48 + index[..., 1]  # [32, 3]
+    reach = np.take_along_axis(np.asarray(lengths[:, 0]), flat, axis=1)
+    assert np.isfinite(reach).mean() > 0.95  # (the fallback keeps the best of 8 draws when none connects)
+    unconnected = envs.make("rendezvous", num_agents=3, num_obstacles=10, family="blocks", connected_starts=False,
+                            episode_length=None)
+    assert unconnected.reset(jax.random.key(0)).sim.poses.shape == (3, 3)

@@ -27,6 +27,7 @@ BENCHMARKS = {
     "recsim": ("bench.recsim", "recommender-ecosystem user-steps/s"),
     "apg_vs_ppo": ("bench.apg_vs_ppo", "sample efficiency of analytic policy gradients vs PPO"),
     "sensory": ("bench.sensory", "sensory-neuron vs MLP agents on shuffled and noisy observations"),
+    "sensory_pong": ("bench.sensory_pong", "puzzle Pong: the pixel sensory agent vs fraction of patches shown"),
     "manipulation": ("bench.manipulation", "PPO success on grasp, fetch and ur5e against a random policy"),
     "locomotion": ("bench.locomotion", "PPO on ant, halfcheetah and reacher against a random policy"),
     "train": ("bench.train", "time to return 2000 on Ant: our PPO against Brax's PPO (jax-0.9.2 virtualenv)"),

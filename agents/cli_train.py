@@ -40,6 +40,17 @@ def _overrides(args) -> dict[str, Any]:
     return values
 
 
+def _env_kwargs(args) -> dict[str, Any]:
+    """`--env-set KEY=VALUE` items as keyword arguments of `envs.make` (JSON values, bare words stay strings)."""
+    values: dict[str, Any] = {}
+    for item in args.env_set or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--env-set expects KEY=VALUE, got {item!r}")
+        values[key] = _parse_value(value)
+    return values
+
+
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train an agent in-process (writes OUT/metrics.csv, checkpoints, plot)")
     p.add_argument("env", help="registered environment (see `simlab envs`)")
@@ -49,6 +60,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", help="JSON file of config overrides")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="one config override (repeatable)")
+    p.add_argument("--env-set", action="append", metavar="KEY=VALUE",
+                   help="one keyword argument of the environment's constructor (repeatable; JSON values), e.g. "
+                        "include_cfrc_ext_in_observation=false; stored in the run's config.json")
     p.add_argument("--out", default=None, help="run directory (default runs/<agent>_<env>_s<seed>)")
     p.add_argument("--resume", default=None, help="continue the run in this directory")
     p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations")
@@ -99,7 +113,7 @@ def cmd_train(args) -> int:
         steps = args.steps or default_steps(args.agent, args.env)
         if steps < 1:
             raise ValueError(f"--steps must be positive, got {steps}")
-        agent = make_agent(args.agent, args.env, overrides, total_steps=steps)
+        agent = make_agent(args.agent, args.env, overrides, total_steps=steps, env_kwargs=_env_kwargs(args))
         mesh = None
         if args.devices > 1:
             if args.devices > jax.local_device_count():

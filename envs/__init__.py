@@ -11,12 +11,15 @@ Importing `envs` also registers every environment with gymnasium as
 from envs.registry import UnknownEnvironmentError, entry, make, names, register
 from envs.classic.cartpole_swingup import CartPoleSwingUp
 from envs.classic.pendulum import Pendulum, balance_pendulum
+from envs.classic.pong import Pong, pong_state
 from envs.navigation.goal_navigation import GoalNavigation
 from envs.navigation.rendezvous import Rendezvous
 
 register("cartpole_swingup", CartPoleSwingUp, gym_name="CartPoleSwingUp")
 register("pendulum", Pendulum, gym_name="Pendulum")
 register("pendulum_balance", balance_pendulum, gym_name="PendulumBalance")
+register("pong", Pong, gym_name="Pong")
+register("pong_state", pong_state, gym_name="PongState")
 register("goal_navigation", GoalNavigation, gym_name="GoalNavigation")
 register("rendezvous", Rendezvous, gym_name="Rendezvous", gym=False)
 

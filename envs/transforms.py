@@ -100,28 +100,32 @@ class ShuffleObservation(Wrapper):
         self.size = _flat_box_size(env, "ShuffleObservation")
         self.reshuffle_every = None if reshuffle_every is None else int(reshuffle_every)
 
+    # Names of the (permutation, key, steps since reset) entries in `State.info`; subclasses that
+    # shuffle another axis-0 structure (e.g. patches) rename them so both can be stacked.
+    _INFO_KEYS = ("obs_permutation", "shuffle_key", "shuffle_steps")
+
     def reset(self, key: jax.Array) -> State:
+        perm_name, key_name, steps_name = self._INFO_KEYS
         own_key, perm_key, inner_key = jax.random.split(key, 3)
         state = self.env.reset(inner_key)
         permutation = jax.random.permutation(perm_key, self.size).astype(jnp.int32)
-        info = {**state.info, "obs_permutation": permutation, "shuffle_key": own_key,
-                "shuffle_steps": jnp.zeros((), jnp.int32)}
+        info = {**state.info, perm_name: permutation, key_name: own_key, steps_name: jnp.zeros((), jnp.int32)}
         return state.replace(obs=state.obs[permutation], info=info)
 
     def step(self, state: State, action: jax.Array) -> State:
-        own = ("obs_permutation", "shuffle_key", "shuffle_steps")
-        permutation = state.info["obs_permutation"]
-        inner_info = {k: v for k, v in state.info.items() if k not in own}
+        perm_name, key_name, steps_name = self._INFO_KEYS
+        permutation = state.info[perm_name]
+        inner_info = {k: v for k, v in state.info.items() if k not in self._INFO_KEYS}
         inner_obs = state.obs[inverse_permutation(permutation)]
         stepped = self.env.step(state.replace(obs=inner_obs, info=inner_info), action)
-        steps = state.info["shuffle_steps"] + 1
-        key = state.info["shuffle_key"]
+        steps = state.info[steps_name] + 1
+        key = state.info[key_name]
         if self.reshuffle_every is not None:  # static: resolved at trace time
             key, perm_key = jax.random.split(key)
             fresh = jax.random.permutation(perm_key, self.size).astype(jnp.int32)
             reshuffle = (steps % self.reshuffle_every) == 0
             permutation = jnp.where(reshuffle, fresh, permutation)
-        info = {**stepped.info, "obs_permutation": permutation, "shuffle_key": key, "shuffle_steps": steps}
+        info = {**stepped.info, perm_name: permutation, key_name: key, steps_name: steps}
         return stepped.replace(obs=stepped.obs[permutation], info=info)
 
     @property

@@ -34,7 +34,12 @@ from envs.transforms import unshuffled_observation
 @dataclasses.dataclass(frozen=True)
 class BCConfig:
     """num_episodes per iteration; learning_rate (Adam); beta_init and beta_decay of the
-    teacher-execution probability; updates_per_iteration gradient steps on each batch."""
+    teacher-execution probability; updates_per_iteration gradient steps on each batch.
+    bptt_window: 0 back-propagates through whole episodes; W > 0 cuts each pass over a
+    batch into windows of W steps, one Adam step per window, the student's recurrent
+    state carried from window to window without gradient (truncated BPTT).
+    lr_end: if set, the learning rate decays by cosine from learning_rate to lr_end over
+    lr_decay_steps Adam steps (None: constant, as before)."""
 
     num_episodes: int = 32
     learning_rate: float = 3e-3
@@ -42,10 +47,15 @@ class BCConfig:
     beta_decay: float = 0.9
     updates_per_iteration: int = 4
     grad_clip: float = 1.0
+    bptt_window: int = 0
+    lr_end: float | None = None
+    lr_decay_steps: int = 1
 
     def __post_init__(self):
         if self.num_episodes < 1 or self.updates_per_iteration < 1:
             raise ValueError("num_episodes and updates_per_iteration must be >= 1")
+        if self.bptt_window < 0 or self.lr_decay_steps < 1:
+            raise ValueError("bptt_window must be >= 0 and lr_decay_steps >= 1")
         if not 0.0 <= self.beta_init <= 1.0 or not 0.0 <= self.beta_decay <= 1.0:
             raise ValueError("beta_init and beta_decay must lie in [0, 1]")
 
@@ -101,15 +111,51 @@ class BehaviourCloning:
     def _loss(self, params, obs, targets, alive):
         num_inputs = obs.shape[-1]
         carry = jax.vmap(lambda _: self.student.initial_carry(num_inputs))(jnp.arange(obs.shape[1]))
+        return self._window_loss(params, carry, obs, targets, alive)[0]
+
+    def _window_loss(self, params, carry, obs, targets, alive):
+        """`(loss, carry_out)` of the student run from `carry` over `obs [W, n, N]`."""
         act = jax.vmap(self.student.step, in_axes=(None, 0, 0))
 
         def body(carry, obs_t):
             carry, action = act(params, carry, obs_t)
             return carry, action
 
-        _, actions = jax.lax.scan(body, carry, obs)
+        carry, actions = jax.lax.scan(body, carry, obs)
         err = jnp.sum((actions - targets) ** 2, axis=-1) * alive
-        return jnp.sum(err) / jnp.maximum(jnp.sum(alive), 1.0)
+        return jnp.sum(err) / jnp.maximum(jnp.sum(alive), 1.0), carry
+
+    def _truncated_updates(self, params, opt_state, obs, targets, alive):
+        """`updates_per_iteration` passes over the batch, one Adam step per window of `bptt_window` steps."""
+        window = self.config.bptt_window
+        horizon, n = obs.shape[0], obs.shape[1]
+        num_windows = -(-horizon // window)
+        pad = num_windows * window - horizon
+
+        def split(x):
+            x = jnp.concatenate([x, jnp.zeros((pad,) + x.shape[1:], x.dtype)]) if pad else x
+            return x.reshape((num_windows, window) + x.shape[1:])
+
+        windows = (split(obs), split(targets), split(alive))
+        grad_fn = jax.value_and_grad(self._window_loss, has_aux=True)
+
+        def window_step(loop, batch):
+            params, opt_state, carry = loop
+            (loss, carry_out), grads = grad_fn(params, carry, *batch)
+            updates, new_opt_state = self.optimizer.update(grads, opt_state, params)
+            new_params = optax.apply_updates(params, updates)
+            count = jnp.sum(batch[2])
+            keep = count > 0  # no step on windows where every episode has ended
+            params, opt_state = jax.tree_util.tree_map(lambda a, b: jnp.where(keep, a, b),
+                                                       (new_params, new_opt_state), (params, opt_state))
+            return (params, opt_state, jax.lax.stop_gradient(carry_out)), (loss * count, count)
+
+        loss = jnp.zeros(())
+        for _ in range(self.config.updates_per_iteration):
+            carry = jax.vmap(lambda _: self.student.initial_carry(obs.shape[-1]))(jnp.arange(n))
+            (params, opt_state, _), (sums, counts) = jax.lax.scan(window_step, (params, opt_state, carry), windows)
+            loss = jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1.0)
+        return params, opt_state, loss
 
     def iteration(self, state: BCState, env_index: int = 0) -> tuple[BCState, dict]:
         """Collects one batch from `envs[env_index]` (static: jit with `static_argnums=1`) and fits it."""
@@ -120,7 +166,9 @@ class BehaviourCloning:
         batch = self._collect(self.envs[env_index], state.params, beta, collect_key)
         params, opt_state = state.params, state.opt_state
         loss = jnp.zeros(())
-        for _ in range(self.config.updates_per_iteration):
+        if self.config.bptt_window > 0:
+            params, opt_state, loss = self._truncated_updates(params, opt_state, *batch)
+        for _ in range(self.config.updates_per_iteration if self.config.bptt_window == 0 else 0):
             loss, grads = jax.value_and_grad(self._loss)(params, *batch)
             updates, opt_state = self.optimizer.update(grads, opt_state, params)
             params = optax.apply_updates(params, updates)
@@ -145,5 +193,7 @@ def make_behaviour_cloning(envs: Sequence[Env], student: RecurrentPolicy, teache
         raise ValueError("behaviour cloning needs at least one environment")
     for env in envs:
         check_policy_fits(env, student)
-    optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate))
+    learning_rate = config.learning_rate if config.lr_end is None else optax.cosine_decay_schedule(
+        config.learning_rate, config.lr_decay_steps, alpha=config.lr_end / config.learning_rate)
+    optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(learning_rate))
     return BehaviourCloning(config, tuple(envs), student, teacher_act, int(teacher_obs_size), optimizer)

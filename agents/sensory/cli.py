@@ -8,6 +8,13 @@ from a teacher run of `simlab train`, then optionally evolution strategies) and
 writes `agents/sensory/params/<task>_{sensory,mlp}.npz` with the command that
 produced them. `eval` loads those files and prints mean and sd of the return for
 unshuffled, shuffled, reshuffle_25 and noise observations.
+
+The pixel task `pong` ("puzzle Pong", `agents/sensory/pong_cli.py`) has one agent,
+cloned from a scripted teacher (`--teacher` defaults to it), and its own conditions:
+unshuffled, shuffled and shown_10/30/50/70 (`--fractions` picks others):
+
+    simlab sensory train pong --bc-iterations 1500 --bc-episodes 64 --bc-updates 16 --time-budget 1500
+    simlab sensory eval pong --episodes 100 --json
 """
 from __future__ import annotations
 
@@ -16,10 +23,41 @@ import json
 import sys
 import time
 
+from agents.sensory.pong_cli import PIXEL_TASKS
 from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, TASKS, load_params, params_path, save_params, task_of
 
 
+def _check_teacher(task_name: str, run_dir: str) -> None:
+    """Refuses a teacher run of another environment or other env options (e.g. Ant's 27 vs 105 observations)."""
+    import pathlib
+
+    path = pathlib.Path(run_dir) / "config.json"
+    if not path.exists():
+        raise SystemExit(f"--teacher {run_dir} has no config.json; pass the --out directory of `simlab train`")
+    config = json.loads(path.read_text())
+    task = task_of(task_name)
+    want = (task.env_name, dict(task.env_kwargs))
+    got = (config.get("env"), config.get("env_kwargs") or {})
+    if got != want:
+        raise SystemExit(f"--teacher {run_dir} was trained on {got[0]!r} with env options {got[1]}, but the "
+                         f"{task_name!r} task needs {want[0]!r} with {want[1]}")
+
+
+def _bc_adam_steps(args) -> int:
+    """Adam steps of the whole behaviour-cloning run (the length of the --bc-lr-end cosine decay)."""
+    from agents.evaluation import episode_length_of
+
+    windows = 1
+    if args.bc_window > 0:
+        windows = -(-episode_length_of(task_of(args.task).base_env()) // args.bc_window)
+    return max(1, args.bc_iterations * args.bc_updates * windows)
+
+
 def _train(args) -> int:
+    if args.task in PIXEL_TASKS:
+        from agents.sensory import pong_cli
+
+        return pong_cli.train(args)
     import jax
 
     from agents.es.bc import BCConfig
@@ -32,6 +70,8 @@ def _train(args) -> int:
         raise SystemExit("--bc-iterations needs --teacher RUN_DIR (a `simlab train` run of the same task)")
     if args.bc_iterations <= 0 and args.es_generations <= 0:
         raise SystemExit("nothing to train: give --bc-iterations and/or --es-generations")
+    if args.bc_iterations > 0:
+        _check_teacher(args.task, args.teacher)
     teacher = teacher_from_run(args.teacher) if args.bc_iterations > 0 else None
     for agent in args.agents:
         out = params_path(args.task, agent) if args.out is None else params_path(args.task, agent).with_name(
@@ -44,7 +84,9 @@ def _train(args) -> int:
             meta["init_from"] = earlier
         if args.bc_iterations > 0:
             bc_config = BCConfig(num_episodes=args.bc_episodes, learning_rate=args.bc_lr, beta_init=args.bc_beta_init,
-                                 beta_decay=args.bc_beta_decay, updates_per_iteration=args.bc_updates)
+                                 beta_decay=args.bc_beta_decay, updates_per_iteration=args.bc_updates,
+                                 bptt_window=args.bc_window, lr_end=args.bc_lr_end,
+                                 lr_decay_steps=_bc_adam_steps(args))
             budget = args.time_budget if agent == "sensory" else None
             params, history = clone_agent(args.task, agent, teacher, iterations=args.bc_iterations,
                                           config=bc_config, seed=args.seed, time_budget_s=budget,
@@ -70,6 +112,10 @@ def _train(args) -> int:
 
 
 def _eval(args) -> int:
+    if args.task in PIXEL_TASKS:
+        from agents.sensory import pong_cli
+
+        return pong_cli.evaluate(args)
     from agents.sensory.evaluate import evaluate_conditions
 
     task = task_of(args.task)
@@ -92,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simlab sensory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    tasks = sorted(TASKS)
+    tasks = sorted(TASKS) + sorted(PIXEL_TASKS)
 
     p_train = sub.add_parser("train", help="train the sensory agent and the MLP baseline; write their params")
     p_train.add_argument("task", choices=tasks)
@@ -104,6 +150,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--bc-lr", type=float, default=3e-3)
     p_train.add_argument("--bc-beta-init", type=float, default=1.0, help="initial teacher-execution probability")
     p_train.add_argument("--bc-beta-decay", type=float, default=0.97)
+    p_train.add_argument("--bc-window", type=int, default=0,
+                         help="truncated BPTT: one Adam step per window of this many steps (0: whole episodes)")
+    p_train.add_argument("--bc-lr-end", type=float, default=None,
+                         help="cosine-decay the BC learning rate to this value over the run (default: constant)")
     p_train.add_argument("--es-generations", type=int, default=0)
     p_train.add_argument("--es-strategy", default="cma_es")
     p_train.add_argument("--es-episodes", type=int, default=4)
@@ -113,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--time-budget", type=float, default=None, help="seconds per training phase")
     p_train.add_argument("--seed", type=int, default=0)
     p_train.add_argument("--out", default=None, help="file stem under agents/sensory/params (default <task>)")
+    p_train.add_argument("--bc-segment", type=int, default=64, help="pong: steps collected per BC iteration")
+    p_train.add_argument("--shown-min", type=float, default=0.3, help="pong: least fraction of patches shown")
+    p_train.add_argument("--shown-max", type=float, default=0.7, help="pong: largest fraction of patches shown")
     p_train.add_argument("--init-from", default=None,
                          help="file stem under agents/sensory/params to start from (e.g. the task name)")
     p_train.set_defaults(func=_train)
@@ -122,6 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--episodes", type=int, default=1000)
     p_eval.add_argument("--seed", type=int, default=0)
     p_eval.add_argument("--json", action="store_true")
+    p_eval.add_argument("--fractions", type=float, nargs="+", default=None,
+                        help="pong: fractions of patches shown (default 0.1 0.3 0.5 0.7 and all)")
     p_eval.set_defaults(func=_eval)
     return parser
 

@@ -11,6 +11,10 @@ Conditions (the paper's table columns):
   shuffled      one random permutation per episode;
   reshuffle_25  a new permutation every 25 steps;
   noise         shuffled, with `noise_channels` extra N(0, noise_std) channels.
+
+A task with `shuffle_every=K` (Ant: 200) re-shuffles its `shuffled` and `noise`
+observations after every K steps instead of once per episode; `env_kwargs` are
+passed to `envs.make` for every condition, the teacher's run included.
 """
 from __future__ import annotations
 
@@ -42,6 +46,10 @@ class SensoryTask:
     noise_channels: int = 5
     noise_std: float = 0.1
     reshuffle_every: int = 25
+    # The `shuffled` / `noise` conditions draw a new permutation every `shuffle_every` steps (None: once per episode).
+    shuffle_every: int | None = None
+    # Keyword arguments of `envs.make(env_name, ...)`, as (name, value) pairs.
+    env_kwargs: tuple[tuple[str, object], ...] = ()
 
     def sensory_policy(self) -> RecurrentPolicy:
         return make_sensory_policy(self.action_size, self.num_queries, head_hidden=self.head_hidden)
@@ -50,7 +58,8 @@ class SensoryTask:
         return make_mlp_policy(self.base_env().observation_size, self.action_size, self.mlp_hidden)
 
     def base_env(self, episode_length: int | None = None) -> Env:
-        kw = {} if episode_length is None else {"episode_length": episode_length}
+        kw = dict(self.env_kwargs) if episode_length is None else {**dict(self.env_kwargs),
+                                                                   "episode_length": episode_length}
         return envs.make(self.env_name, **kw)
 
 
@@ -58,14 +67,18 @@ TASKS = {
     # Paper: M = 16, message size 32, linear to 1 action with tanh (about 1k parameters).
     "cartpole_swingup": SensoryTask("cartpole_swingup", action_size=1, num_queries=16, head_hidden=(),
                                     mlp_hidden=(32, 16)),
+    # Paper: 28 observations, M = 32, message 32, LSTM 8, a 32-unit tanh layer, 8 actions. Ours observes the
+    # 27 numbers qpos[2:], qvel (no contact forces, as the PPO teacher of BENCH_CONFIGS["train_ant"]) and
+    # re-shuffles them every 200 steps. Sensory policy 2472 parameters, MLP 27 -> 32 -> 32 -> 8: 2216.
+    "ant": SensoryTask("ant", action_size=8, num_queries=32, head_hidden=(32,), mlp_hidden=(32, 32),
+                       shuffle_every=200, env_kwargs=(("include_cfrc_ext_in_observation", False),)),
 }
 
 
 def task_of(name: str) -> SensoryTask:
     """The `SensoryTask` called `name`; raises `ValueError` listing the known ones."""
     if name not in TASKS:
-        raise ValueError(f"no sensory-neuron task {name!r}; available: {', '.join(sorted(TASKS))} "
-                         "(ant needs the physics engine's ant environment, not yet registered)")
+        raise ValueError(f"no sensory-neuron task {name!r}; available: {', '.join(sorted(TASKS))}")
     return TASKS[name]
 
 
@@ -75,12 +88,12 @@ def condition_env(task: SensoryTask, condition: str, episode_length: int | None 
     if condition == "unshuffled":
         return base
     if condition == "shuffled":
-        return with_observation_transforms(base, shuffle=True)
+        return with_observation_transforms(base, shuffle=True, reshuffle_every=task.shuffle_every)
     if condition == "reshuffle_25":
         return with_observation_transforms(base, reshuffle_every=task.reshuffle_every)
     if condition == "noise":
-        return with_observation_transforms(base, shuffle=True, noise_channels=task.noise_channels,
-                                           noise_std=task.noise_std)
+        return with_observation_transforms(base, shuffle=True, reshuffle_every=task.shuffle_every,
+                                           noise_channels=task.noise_channels, noise_std=task.noise_std)
     raise ValueError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
 
 

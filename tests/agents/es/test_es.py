@@ -96,3 +96,39 @@ def test_behaviour_cloning_fits_a_teacher(short_env):
     assert losses[-1] < 0.2 * losses[0], losses
     with pytest.raises(ValueError, match="env_index"):
         bc.iteration(state, 1)
+
+
+def test_truncated_bptt_with_a_full_window_matches_full_bptt(short_env):
+    """bptt_window = episode length: one window, the same gradient step as whole-episode BPTT."""
+    student = make_sensory_policy(1, num_queries=4, message_size=8)
+    env = with_observation_transforms(short_env, shuffle=True)
+    teacher = lambda clean_obs: jnp.tanh(clean_obs[:, :1] - clean_obs[:, 4:5])  # noqa: E731
+    params = student.init(jax.random.key(1), 5)
+    results = []
+    for window in (0, 50):
+        config = BCConfig(num_episodes=4, updates_per_iteration=2, beta_init=0.5, bptt_window=window)
+        bc = make_behaviour_cloning([env], student, teacher, 5, config)
+        state, metrics = jax.jit(bc.iteration, static_argnums=1)(bc.init(jax.random.key(2), params), 0)
+        results.append((state.params, float(metrics["bc_loss"])))
+    (full, full_loss), (truncated, truncated_loss) = results
+    np.testing.assert_allclose(truncated_loss, full_loss, rtol=1e-5)
+    for a, b in zip(jax.tree_util.tree_leaves(full), jax.tree_util.tree_leaves(truncated)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_truncated_bptt_fits_with_a_ragged_last_window(short_env):
+    """Windows that do not divide the episode (50 = 3 x 16 + 2) still fit a teacher."""
+    student = make_mlp_policy(5, 1, (16,))
+    teacher = lambda clean_obs: jnp.tanh(clean_obs @ jnp.array([[0.5], [-0.3], [0.0], [0.8], [0.1]]))  # noqa: E731
+    config = BCConfig(num_episodes=8, learning_rate=1e-2, updates_per_iteration=1, bptt_window=16,
+                      lr_end=1e-3, lr_decay_steps=40)
+    bc = make_behaviour_cloning([short_env], student, teacher, 5, config)
+    state = bc.init(jax.random.key(0), student.init(jax.random.key(1)))
+    step = jax.jit(bc.iteration, static_argnums=1)
+    losses = []
+    for _ in range(10):
+        state, metrics = step(state, 0)
+        losses.append(float(metrics["bc_loss"]))
+    assert losses[-1] < 0.2 * losses[0], losses
+    with pytest.raises(ValueError, match="bptt_window"):
+        BCConfig(bptt_window=-1)

@@ -51,4 +51,4 @@ def test_bad_input_is_refused(tmp_path):
     with pytest.raises(FileNotFoundError, match="simlab sensory train"):
         load_params(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match="no sensory-neuron task"):
-        task_of("ant")
+        task_of("no_such_task")

@@ -1,0 +1,69 @@
+"""`simlab sensory train|eval pong`: the pixel task ("puzzle Pong"), called from `agents.sensory.cli`.
+
+    simlab sensory train pong --bc-iterations 1500 --bc-episodes 64 --bc-updates 16 --bc-lr 3e-3 \\
+        --bc-beta-decay 0.98 --time-budget 1500
+    simlab sensory eval pong --episodes 100 --json
+
+`train` behaviour-clones the pixel sensory agent from the scripted tracking
+teacher (or `--teacher RUN_DIR`, a `simlab train pong_state` run) on shuffled
+patches with a random `--shown-min`..`--shown-max` fraction shown at every step,
+and writes `agents/sensory/params/pong_sensory.npz`. `eval` scores the random
+policy, the teacher and the agent unshuffled, shuffled and with 10/30/50/70% of
+the patches shown (no retraining): mean ± sd of points for minus points against.
+"""
+from __future__ import annotations
+
+import json
+import time
+
+PIXEL_TASKS = ("pong",)
+
+
+def train(args) -> int:
+    import jax
+
+    from agents.sensory.pixel_train import PixelBCConfig
+    from agents.sensory.pong import pong_params_path, train_pong
+    from agents.sensory.tasks import load_params, save_params
+
+    if args.bc_iterations <= 0:
+        raise SystemExit("pong is trained by behaviour cloning: give --bc-iterations N (> 0)")
+    if args.es_generations > 0:
+        raise SystemExit("--es-generations is not supported for pong (behaviour cloning only)")
+    teacher = args.teacher or "scripted"
+    config = PixelBCConfig(num_envs=args.bc_episodes, segment_steps=args.bc_segment, updates=args.bc_updates,
+                           learning_rate=args.bc_lr, beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,
+                           shown_min=args.shown_min, shown_max=args.shown_max)
+    meta = {"command": "simlab sensory " + " ".join(args.argv), "task": "pong", "agent": "sensory",
+            "teacher": teacher}
+    params = None
+    if args.init_from is not None:
+        params, meta["init_from"] = load_params(pong_params_path(args.init_from))
+    start = time.perf_counter()
+    params, history = train_pong(iterations=args.bc_iterations, teacher=teacher, config=config, seed=args.seed,
+                                 initial_params=params, time_budget_s=args.time_budget,
+                                 log=lambda m: print(m, flush=True))
+    meta["bc"] = {"config": {**vars(config)}, "iterations_run": history["iteration"][-1],
+                  "final_loss": history["bc_loss"][-1]}
+    meta["train_seconds"] = time.perf_counter() - start
+    meta["devices"] = str(jax.devices())
+    out = pong_params_path(args.out or "pong")
+    save_params(out, params, meta)
+    print(f"sensory: wrote {out} after {meta['train_seconds']:.0f}s", flush=True)
+    return 0
+
+
+def evaluate(args) -> int:
+    from agents.sensory.pong import CONDITIONS, evaluate_pong, pong_params_path, shown_condition
+    from agents.sensory.tasks import load_params
+
+    params, _ = load_params(pong_params_path())
+    conditions = CONDITIONS if args.fractions is None else \
+        ("unshuffled", "shuffled") + tuple(shown_condition(f) for f in args.fractions if f < 1.0)
+    if not args.json:
+        print(f"pong: mean ± sd of the score (points for - against) over {args.episodes} episodes of 1000 steps")
+    report = evaluate_pong(params, args.episodes, seed=args.seed, conditions=conditions,
+                           log=None if args.json else (lambda m: print(m, flush=True)))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 0

@@ -1,0 +1,93 @@
+"""The pixel AttentionNeuron layer and the puzzle-Pong task."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from agents.sensory.pixel import PixelConfig, grid_query_table, make_pixel_apply, make_pixel_policy, make_pixel_probe
+from agents.sensory.pixel_train import random_masks
+from agents.sensory.pong import CONDITIONS, NUM_PATCHES, num_shown_of, pong_params_path, pong_patch_env
+
+CONFIG = PixelConfig(patch_size=4, num_frames=2, query_grid=(2, 3), message_size=8, head_hidden=(8,))
+
+
+@pytest.fixture(scope="module")
+def params():
+    return jax.jit(make_pixel_policy(CONFIG).init, static_argnums=1)(jax.random.key(0), 10)
+
+
+def _patches(key, n):
+    return jax.random.uniform(key, (n, CONFIG.patch_dim))
+
+
+def test_code_and_action_are_permutation_invariant(params):
+    probe, apply = jax.jit(make_pixel_probe(CONFIG)), jax.jit(make_pixel_apply(CONFIG))
+    patches = _patches(jax.random.key(1), 40)
+    code, attention = probe(params, patches)
+    assert code.shape == (6, CONFIG.patch_dim) and attention.shape == (6, 40)
+    np.testing.assert_allclose(np.asarray(attention.sum(axis=1)), 1.0, atol=1e-6)
+    for seed in range(5):
+        perm = jax.random.permutation(jax.random.key(10 + seed), 40)
+        code_p, attention_p = probe(params, patches[perm])
+        np.testing.assert_allclose(np.asarray(code_p), np.asarray(code), atol=1e-5)
+        np.testing.assert_allclose(np.asarray(attention_p), np.asarray(attention[:, perm]), atol=1e-6)
+        np.testing.assert_allclose(np.asarray(apply(params, patches[perm])), np.asarray(apply(params, patches)),
+                                   atol=1e-5)
+
+
+def test_any_number_of_patches_and_masks_equal_removal(params):
+    apply = jax.jit(make_pixel_apply(CONFIG))
+    for n in (1, 7, 100):
+        action = apply(params, _patches(jax.random.key(n), n))
+        assert action.shape == (1,) and bool(jnp.all(jnp.abs(action) <= 1.0))
+    patches = _patches(jax.random.key(3), 100)
+    mask = random_masks(jax.random.key(4), 1, 100, 0.07, 0.07)[0]
+    assert int(mask.sum()) == 7
+    np.testing.assert_allclose(np.asarray(apply(params, patches, mask)), np.asarray(apply(params, patches[mask])),
+                               atol=1e-6)
+
+
+def test_bad_inputs_raise(params):
+    with pytest.raises(ValueError, match=r"expected patches \[N, 32\]"):
+        make_pixel_apply(CONFIG)(params, jnp.zeros((5, 16)))
+    with pytest.raises(ValueError, match="frame differences"):
+        PixelConfig(num_frames=1)
+    with pytest.raises(ValueError, match="even"):
+        grid_query_table((2, 2), 5)
+    with pytest.raises(ValueError, match="unknown pong condition"):
+        num_shown_of("occluded")
+
+
+def test_grid_queries_are_distinct():
+    table = grid_query_table((4, 4), 8)
+    assert table.shape == (16, 8) and len({tuple(np.round(row, 5)) for row in table}) == 16
+
+
+def test_pong_conditions_and_the_shipped_agent():
+    assert [num_shown_of(c) for c in CONDITIONS] == [None, None, 6, 19, 32, 45]
+    env = pong_patch_env("shown_30")
+    state = env.reset(jax.random.key(0))
+    assert state.obs.shape == (19, 32) and env.observation_spec.shape == (19, 32)
+    assert pong_patch_env("unshuffled").observation_spec.shape == (NUM_PATCHES, 32)
+    from agents.sensory.pong import PONG_CONFIG
+    from agents.sensory.tasks import load_params
+
+    shipped, meta = load_params(pong_params_path())
+    assert meta["command"].startswith("simlab sensory train pong")
+    action = make_pixel_apply(PONG_CONFIG)(shipped, state.obs)
+    assert action.shape == (1,) and bool(jnp.isfinite(action).all())
+
+
+def test_cli_parses_the_pong_commands_and_refuses_bad_ones():
+    from agents.sensory import pong_cli
+    from agents.sensory.cli import build_parser, main
+
+    args = build_parser().parse_args(["eval", "pong", "--episodes", "3", "--fractions", "0.2", "0.9"])
+    assert args.task == "pong" and args.fractions == [0.2, 0.9] and args.func.__name__ == "_eval"
+    args = build_parser().parse_args(["train", "pong", "--bc-iterations", "2", "--shown-min", "0.4"])
+    assert args.shown_min == 0.4 and args.shown_max == 0.7 and args.bc_segment == 64
+    with pytest.raises(SystemExit, match="behaviour cloning"):
+        main(["train", "pong"])
+    with pytest.raises(SystemExit, match="not supported for pong"):
+        main(["train", "pong", "--bc-iterations", "1", "--es-generations", "5"])
+    assert pong_cli.PIXEL_TASKS == ("pong",)

@@ -57,6 +57,9 @@ def evaluate(args) -> int:
     from agents.sensory.pong import CONDITIONS, evaluate_pong, pong_params_path, shown_condition
     from agents.sensory.tasks import load_params
 
+    bad = [f for f in args.fractions or () if not 0.0 < f <= 1.0]
+    if bad:
+        raise SystemExit(f"--fractions must lie in (0, 1] (1 = every patch, always evaluated as 'shuffled'); got {bad}")
     params, _ = load_params(pong_params_path())
     conditions = CONDITIONS if args.fractions is None else \
         ("unshuffled", "shuffled") + tuple(shown_condition(f) for f in args.fractions if f < 1.0)

@@ -90,4 +90,7 @@ def test_cli_parses_the_pong_commands_and_refuses_bad_ones():
         main(["train", "pong"])
     with pytest.raises(SystemExit, match="not supported for pong"):
         main(["train", "pong", "--bc-iterations", "1", "--es-generations", "5"])
+    for bad in ("1.5", "0"):  # out-of-range fractions are refused, not silently dropped
+        with pytest.raises(SystemExit, match="fractions must lie in"):
+            main(["eval", "pong", "--episodes", "1", "--fractions", "0.5", bad])
     assert pong_cli.PIXEL_TASKS == ("pong",)

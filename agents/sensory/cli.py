@@ -72,6 +72,8 @@ def _train(args) -> int:
         raise SystemExit("nothing to train: give --bc-iterations and/or --es-generations")
     if args.bc_iterations > 0:
         _check_teacher(args.task, args.teacher)
+    if args.bc_select_every < 0 or args.bc_select_episodes < 1:
+        raise SystemExit("--bc-select-every must be >= 0 and --bc-select-episodes >= 1")
     teacher = teacher_from_run(args.teacher) if args.bc_iterations > 0 else None
     for agent in args.agents:
         out = params_path(args.task, agent) if args.out is None else params_path(args.task, agent).with_name(
@@ -86,14 +88,25 @@ def _train(args) -> int:
             bc_config = BCConfig(num_episodes=args.bc_episodes, learning_rate=args.bc_lr, beta_init=args.bc_beta_init,
                                  beta_decay=args.bc_beta_decay, updates_per_iteration=args.bc_updates,
                                  bptt_window=args.bc_window, lr_end=args.bc_lr_end,
-                                 lr_decay_steps=_bc_adam_steps(args))
+                                 lr_decay_steps=_bc_adam_steps(args),
+                                 feed_executed_action=args.bc_feed_executed and agent == "sensory",
+                                 beta_min=args.bc_beta_min,
+                                 teacher_noise=args.bc_teacher_noise, aggregate=args.bc_aggregate, ema=args.bc_ema)
+            if args.bc_feed_executed and agent != "sensory":
+                print(f"{agent}: --bc-feed-executed does not apply (it does not read a_{{t-1}})", flush=True)
             budget = args.time_budget if agent == "sensory" else None
             params, history = clone_agent(args.task, agent, teacher, iterations=args.bc_iterations,
                                           config=bc_config, seed=args.seed, time_budget_s=budget,
-                                          initial_params=params,
+                                          initial_params=params, select_every=args.bc_select_every,
+                                          select_episodes=args.bc_select_episodes,
                                           log=lambda m: print(m, flush=True))
             meta["bc"] = {"config": vars(bc_config), "iterations_run": history["iteration"][-1],
                           "final_loss": history["bc_loss"][-1]}
+            if args.bc_select_every:
+                meta["bc"]["selected"] = {"iteration": history["best_iteration"],
+                                          "every": args.bc_select_every, "episodes": args.bc_select_episodes,
+                                          "validation_returns": dict(zip(history["select_iteration"],
+                                                                         history["select_return"]))}
             save_params(out, params, {**meta, "train_seconds": time.perf_counter() - start})
         if args.es_generations > 0:
             es_config = ESConfig(strategy=args.es_strategy, population_size=args.population,
@@ -150,10 +163,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--bc-lr", type=float, default=3e-3)
     p_train.add_argument("--bc-beta-init", type=float, default=1.0, help="initial teacher-execution probability")
     p_train.add_argument("--bc-beta-decay", type=float, default=0.97)
+    p_train.add_argument("--bc-beta-min", type=float, default=0.0,
+                         help="floor of the teacher-execution probability (default 0: pure DAgger in the end)")
+    p_train.add_argument("--bc-teacher-noise", type=float, default=0.0,
+                         help="sd of Gaussian noise on the teacher's executed actions (DART; targets stay clean)")
+    p_train.add_argument("--bc-aggregate", type=int, default=0,
+                         help="keep the last N batches per condition and refit them (DAgger aggregation; 0: off)")
+    p_train.add_argument("--bc-ema", type=float, default=0.0,
+                         help="deploy a moving average of the parameters with this per-iteration decay (0: off)")
     p_train.add_argument("--bc-window", type=int, default=0,
                          help="truncated BPTT: one Adam step per window of this many steps (0: whole episodes)")
     p_train.add_argument("--bc-lr-end", type=float, default=None,
                          help="cosine-decay the BC learning rate to this value over the run (default: constant)")
+    p_train.add_argument("--bc-feed-executed", action="store_true",
+                         help="feed the student the executed action (the teacher's on teacher steps) as a_{t-1}, "
+                              "instead of its own previous output")
+    p_train.add_argument("--bc-select-every", type=int, default=0,
+                         help="validate every N BC iterations and keep the best parameters (0: keep the last)")
+    p_train.add_argument("--bc-select-episodes", type=int, default=16, help="validation episodes per check")
     p_train.add_argument("--es-generations", type=int, default=0)
     p_train.add_argument("--es-strategy", default="cma_es")
     p_train.add_argument("--es-episodes", type=int, default=4)

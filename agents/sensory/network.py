@@ -83,6 +83,9 @@ class RecurrentPolicy:
     step(params, carry, obs [N]) -> (carry, action [A])
     num_params(params) -> int
     fixed_num_inputs: None if any N is accepted, else the one accepted N.
+    observe_action(carry, action [A]) -> carry: records the action that was actually
+        executed (e.g. a teacher's during behaviour cloning) as the policy's previous
+        action; None for policies that do not read their previous action.
     """
 
     name: str
@@ -91,6 +94,7 @@ class RecurrentPolicy:
     init: Callable[[jax.Array, int], Any]
     initial_carry: Callable[[int], Any]
     step: Callable[[Any, Any, jax.Array], tuple[Any, jax.Array]]
+    observe_action: Callable[[Any, jax.Array], Any] | None = None
 
     @staticmethod
     def num_params(params) -> int:
@@ -130,7 +134,10 @@ def make_sensory_policy(action_size: int = 1, num_queries: int = 16, message_siz
     def step(params, carry, obs):
         return net.apply(params, obs, carry)
 
-    return RecurrentPolicy("sensory", action_size, None, init, initial_carry, step)
+    def observe_action(carry, action):
+        return (carry[0], action)
+
+    return RecurrentPolicy("sensory", action_size, None, init, initial_carry, step, observe_action)
 
 
 def make_attention_probe(num_queries: int = 16, message_size: int = 32, hidden_size: int = 8):

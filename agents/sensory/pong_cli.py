@@ -30,6 +30,13 @@ def train(args) -> int:
         raise SystemExit("pong is trained by behaviour cloning: give --bc-iterations N (> 0)")
     if args.es_generations > 0:
         raise SystemExit("--es-generations is not supported for pong (behaviour cloning only)")
+    state_only = {"--bc-window": args.bc_window != 0, "--bc-lr-end": args.bc_lr_end is not None,
+                  "--bc-feed-executed": args.bc_feed_executed, "--bc-beta-min": args.bc_beta_min != 0.0,
+                  "--bc-teacher-noise": args.bc_teacher_noise != 0.0, "--bc-select-every": args.bc_select_every != 0,
+                  "--bc-aggregate": args.bc_aggregate != 0, "--bc-ema": args.bc_ema != 0.0}
+    given = [flag for flag, used in state_only.items() if used]
+    if given:
+        raise SystemExit(f"{', '.join(given)}: options of the state tasks, which pong does not use; drop them")
     teacher = args.teacher or "scripted"
     config = PixelBCConfig(num_envs=args.bc_episodes, segment_steps=args.bc_segment, updates=args.bc_updates,
                            learning_rate=args.bc_lr, beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,

@@ -20,6 +20,7 @@ from agents.es.strategies import ESConfig, make_es
 from agents.sensory.tasks import SensoryTask, condition_env, task_of
 
 AGENTS = ("sensory", "mlp")
+VALIDATION_SEED = 90_000  # validation episodes for checkpoint selection; evaluations use seeds 0, 1, ...
 
 
 def training_fitness(task: SensoryTask, agent: str, num_episodes: int,
@@ -100,11 +101,18 @@ def teacher_from_run(run_dir: str):
 
 def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, config=None, seed: int = 0,
                 initial_params=None, log: Callable[[str], None] = print, log_every: int = 10,
-                time_budget_s: float | None = None):
+                time_budget_s: float | None = None, select_every: int = 0, select_episodes: int = 16):
     """Behaviour-clones `agent` from `teacher_act` on its training conditions; returns `(params, history)`.
 
     The sensory agent alternates shuffled and noisy-shuffled episodes; the MLP sees
     the plain observation. history: lists `iteration`, `bc_loss`, `beta`, `seconds`.
+
+    select_every: if > 0, every `select_every` iterations (and at the end) the student
+    drives `select_episodes` validation episodes of its first training condition (fixed
+    validation starts, drawn from a key no evaluation uses) and the parameters with the
+    best mean validation return are returned (early stopping); history then also has
+    `select_iteration` and `select_return`, and `best_iteration`.
+    With `config.ema > 0` the moving average of the parameters is validated and returned.
     """
     from agents.es.bc import BCConfig, make_behaviour_cloning
 
@@ -120,9 +128,28 @@ def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, con
     state = bc.init(jax.random.key(seed + 1), params)
     step = jax.jit(bc.iteration, static_argnums=1)
     history = {"iteration": [], "bc_loss": [], "beta": [], "seconds": []}
+    if select_every < 0 or select_episodes < 1:
+        raise ValueError("select_every must be >= 0 and select_episodes >= 1")
+    validate = None
+    if select_every:
+        from agents.es.rollout import make_episode_returns
+
+        validation = jax.jit(make_episode_returns(envs_[0], policy, select_episodes))
+        validate = lambda p: float(jnp.mean(validation(p, jax.random.key(VALIDATION_SEED + seed))))  # noqa: E731
+        best = (validate(params), 0, params)
+        history.update(select_iteration=[0], select_return=[best[0]])
     start = time.perf_counter()
     for it in range(1, iterations + 1):
         state, metrics = step(state, (it - 1) % len(envs_))
+        last = it == iterations or (time_budget_s is not None and time.perf_counter() - start > time_budget_s)
+        deployed = state.average if bc.config.ema else state.params
+        if validate is not None and (it % select_every == 0 or last):
+            score = validate(deployed)
+            history["select_iteration"].append(it)
+            history["select_return"].append(score)
+            if score > best[0]:
+                best = (score, it, deployed)
+            log(f"[{agent} bc] iter {it:4d}  validation return {score:8.1f}  (best {best[0]:.1f} at {best[1]})")
         if it % log_every == 0 or it == iterations:
             elapsed = time.perf_counter() - start
             history["iteration"].append(it)
@@ -134,4 +161,7 @@ def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, con
             if time_budget_s is not None and elapsed > time_budget_s:
                 log(f"[{agent} bc] time budget of {time_budget_s:.0f}s reached at iteration {it}")
                 break
-    return state.params, history
+    if validate is not None:
+        history["best_iteration"] = best[1]
+        return best[2], history
+    return (state.average if bc.config.ema else state.params), history

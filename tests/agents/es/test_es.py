@@ -51,6 +51,17 @@ def short_env():
     return envs.make("cartpole_swingup", episode_length=50)
 
 
+def run_iterations(bc, student_params, num_iterations, record=lambda state, metrics: float(metrics["bc_loss"])):
+    """Runs `num_iterations` BC iterations on environment 0; returns `(state, [record(state, metrics), ...])`."""
+    state = bc.init(jax.random.key(0), student_params)
+    step = jax.jit(bc.iteration, static_argnums=1)
+    records = []
+    for _ in range(num_iterations):
+        state, metrics = step(state, 0)
+        records.append(record(state, metrics))
+    return state, records
+
+
 def test_episode_returns_match_the_shared_evaluator(short_env):
     mlp = make_mlp_policy(5)
     params = mlp.init(jax.random.key(0))
@@ -87,12 +98,7 @@ def test_behaviour_cloning_fits_a_teacher(short_env):
     env = with_observation_transforms(short_env, noise_channels=3)  # the student also sees noise channels
     bc = make_behaviour_cloning([env], student, teacher, 5, BCConfig(num_episodes=8, learning_rate=1e-2,
                                                                      updates_per_iteration=5))
-    state = bc.init(jax.random.key(0), student.init(jax.random.key(1)))
-    step = jax.jit(bc.iteration, static_argnums=1)
-    losses = []
-    for _ in range(12):
-        state, metrics = step(state, 0)
-        losses.append(float(metrics["bc_loss"]))
+    state, losses = run_iterations(bc, student.init(jax.random.key(1)), 12)
     assert losses[-1] < 0.2 * losses[0], losses
     with pytest.raises(ValueError, match="env_index"):
         bc.iteration(state, 1)
@@ -123,12 +129,85 @@ def test_truncated_bptt_fits_with_a_ragged_last_window(short_env):
     config = BCConfig(num_episodes=8, learning_rate=1e-2, updates_per_iteration=1, bptt_window=16,
                       lr_end=1e-3, lr_decay_steps=40)
     bc = make_behaviour_cloning([short_env], student, teacher, 5, config)
-    state = bc.init(jax.random.key(0), student.init(jax.random.key(1)))
-    step = jax.jit(bc.iteration, static_argnums=1)
-    losses = []
-    for _ in range(10):
-        state, metrics = step(state, 0)
-        losses.append(float(metrics["bc_loss"]))
+    _, losses = run_iterations(bc, student.init(jax.random.key(1)), 10)
     assert losses[-1] < 0.2 * losses[0], losses
     with pytest.raises(ValueError, match="bptt_window"):
         BCConfig(bptt_window=-1)
+
+
+def test_feed_executed_action_gives_the_student_the_executed_previous_action(short_env):
+    """With `feed_executed_action`, a_{t-1} in the student's carry is the executed (here: teacher's) action."""
+    student = make_sensory_policy(1, num_queries=4, message_size=8)
+    env = with_observation_transforms(short_env, shuffle=True)
+    teacher = lambda clean_obs: jnp.tanh(2.0 * clean_obs[:, :1] - clean_obs[:, 4:5])  # noqa: E731
+    params = student.init(jax.random.key(1), 5)
+    losses = {}
+    for feed in (False, True):
+        bc = make_behaviour_cloning([env], student, teacher, 5, BCConfig(num_episodes=4, feed_executed_action=feed))
+        obs, targets, alive, executed = jax.jit(bc._collect, static_argnums=0)(env, params, 1.0,
+                                                                              jax.random.key(3))
+        np.testing.assert_array_equal(np.asarray(executed), np.asarray(targets))  # beta = 1: the teacher drives
+        losses[feed] = float(bc._loss(params, obs, targets, alive, executed))
+
+    def manual(carry, inputs):  # the student's carry overwritten with the teacher's action after each step
+        obs_t, target_t = inputs
+        carry, action = jax.vmap(student.step, in_axes=(None, 0, 0))(params, carry, obs_t)
+        return (carry[0], target_t), action
+
+    carry = jax.vmap(lambda _: student.initial_carry(5))(jnp.arange(4))
+    _, actions = jax.lax.scan(manual, carry, (obs, targets))
+    err = jnp.sum((actions - targets) ** 2, axis=-1) * alive
+    np.testing.assert_allclose(losses[True], float(jnp.sum(err) / jnp.sum(alive)), rtol=1e-5)
+    assert abs(losses[True] - losses[False]) > 1e-4  # the input is really different
+    with pytest.raises(ValueError, match="does not read its previous action"):
+        make_behaviour_cloning([short_env], make_mlp_policy(5), teacher, 5, BCConfig(feed_executed_action=True))
+
+
+def test_beta_min_floors_the_teacher_probability(short_env):
+    student = make_mlp_policy(5, 1, (8,))
+    teacher = lambda clean_obs: jnp.tanh(clean_obs[:, :1])  # noqa: E731
+    bc = make_behaviour_cloning([short_env], student, teacher, 5,
+                                BCConfig(num_episodes=2, updates_per_iteration=1, beta_decay=0.5, beta_min=0.3))
+    _, betas = run_iterations(bc, student.init(jax.random.key(1)), 4, lambda state, metrics: float(metrics["beta"]))
+    np.testing.assert_allclose(betas, [1.0, 0.5, 0.3, 0.3])
+    with pytest.raises(ValueError, match="beta_min"):
+        BCConfig(beta_min=1.5)
+
+
+def test_aggregate_keeps_a_ring_of_past_batches_and_still_fits(short_env):
+    teacher = lambda clean_obs: jnp.tanh(clean_obs @ jnp.array([[0.5], [-0.3], [0.0], [0.8], [0.1]]))  # noqa: E731
+    student = make_mlp_policy(5, 1, (16,))
+    bc = make_behaviour_cloning([short_env], student, teacher, 5,
+                                BCConfig(num_episodes=4, learning_rate=1e-2, updates_per_iteration=3, aggregate=2))
+    _, records = run_iterations(bc, student.init(jax.random.key(1)), 12, lambda state, metrics: (
+        float(metrics["bc_loss"]), tuple(np.asarray(x) for x in state.replay[0])))
+    losses, snapshots = [r[0] for r in records], [r[1] for r in records]
+    obs, _, alive, _, filled = snapshots[0]
+    assert filled.tolist() == [True, False] and alive[0].all() and np.abs(obs[0]).sum() > 0 and not obs[1].any()
+    assert snapshots[1][4].tolist() == [True, True]
+    np.testing.assert_array_equal(snapshots[1][0][0], obs[0])          # slot 0 kept, slot 1 written
+    assert not np.array_equal(snapshots[2][0][0], obs[0])               # the third batch overwrote slot 0
+    np.testing.assert_array_equal(snapshots[2][0][1], snapshots[1][0][1])
+    # The reported loss is the last pass's, on a stored batch drawn at random: compare averages.
+    assert np.mean(losses[-4:]) < 0.35 * np.mean(losses[:2]), losses
+    with pytest.raises(ValueError, match="aggregate"):
+        BCConfig(aggregate=-1)
+
+
+def test_ema_averages_the_parameters_once_per_iteration(short_env):
+    teacher = lambda clean_obs: jnp.tanh(clean_obs[:, :1])  # noqa: E731
+    student = make_mlp_policy(5, 1, (8,))
+    bc = make_behaviour_cloning([short_env], student, teacher, 5,
+                                BCConfig(num_episodes=2, learning_rate=1e-2, updates_per_iteration=1, ema=0.75))
+    start = student.init(jax.random.key(1))
+    state = bc.init(jax.random.key(0), start)
+    step = jax.jit(bc.iteration, static_argnums=1)
+    state1, _ = step(state, 0)
+    state2, _ = step(state1, 0)
+    for a0, p1, p2, avg in zip(*(jax.tree_util.tree_leaves(t) for t in (start, state1.params, state2.params,
+                                                                         state2.average))):
+        expected = 0.75 * (0.75 * a0 + 0.25 * p1) + 0.25 * p2
+        np.testing.assert_allclose(avg, expected, rtol=1e-6, atol=1e-7)
+    assert not np.allclose(jax.tree_util.tree_leaves(state2.average)[0], jax.tree_util.tree_leaves(state2.params)[0])
+    with pytest.raises(ValueError, match="ema"):
+        BCConfig(ema=1.0)

@@ -141,7 +141,9 @@ def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, con
     start = time.perf_counter()
     for it in range(1, iterations + 1):
         state, metrics = step(state, (it - 1) % len(envs_))
-        last = it == iterations or (time_budget_s is not None and time.perf_counter() - start > time_budget_s)
+        at_log = it % log_every == 0 or it == iterations  # the time budget is checked at these iterations only
+        last = it == iterations or (at_log and time_budget_s is not None
+                                    and time.perf_counter() - start > time_budget_s)
         deployed = state.average if bc.config.ema else state.params
         if validate is not None and (it % select_every == 0 or last):
             score = validate(deployed)
@@ -150,7 +152,7 @@ def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, con
             if score > best[0]:
                 best = (score, it, deployed)
             log(f"[{agent} bc] iter {it:4d}  validation return {score:8.1f}  (best {best[0]:.1f} at {best[1]})")
-        if it % log_every == 0 or it == iterations:
+        if at_log:
             elapsed = time.perf_counter() - start
             history["iteration"].append(it)
             history["bc_loss"].append(float(metrics["bc_loss"]))

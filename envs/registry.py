@@ -107,6 +107,7 @@ def make(
     num_envs: int | None = None,
     auto_reset: Literal["fresh", "cached"] | None = "fresh",
     randomize: Callable | None = None,
+    action_rate_penalty: float = 0.0,
     **kwargs: Any,
 ) -> Env:
     """Creates a registered environment.
@@ -123,6 +124,8 @@ def make(
       randomize: domain randomization for physics environments, `(sys, key) ->
         {System field: value}`; each environment (and, with fresh auto-reset, each
         episode) draws its own parameters (see `envs.randomization`).
+      action_rate_penalty: if > 0, adds `-w * sum((a_t - a_{t-1})^2)` to the reward
+        (`envs.shaping.ActionRatePenalty`; training-only shaping for smooth control).
       **kwargs: forwarded to the environment's constructor.
 
     Raises:
@@ -142,6 +145,10 @@ def make(
         from envs.randomization import DomainRandomization
 
         env = DomainRandomization(env, randomize)
+    if action_rate_penalty:
+        from envs.shaping import ActionRatePenalty
+
+        env = ActionRatePenalty(env, action_rate_penalty)
     if episode_length is _DEFAULT:
         episode_length = env.default_episode_length
     if num_envs is None:

@@ -31,16 +31,20 @@ def _check_teacher(task_name: str, run_dir: str) -> None:
     """Refuses a teacher run of another environment or other env options (e.g. Ant's 27 vs 105 observations)."""
     import pathlib
 
+    from envs.shaping import strip_reward_shaping
+
     path = pathlib.Path(run_dir) / "config.json"
     if not path.exists():
         raise SystemExit(f"--teacher {run_dir} has no config.json; pass the --out directory of `simlab train`")
     config = json.loads(path.read_text())
     task = task_of(task_name)
     want = (task.env_name, dict(task.env_kwargs))
-    got = (config.get("env"), config.get("env_kwargs") or {})
+    # Reward shaping (e.g. `action_rate_penalty`) changes only the teacher's training reward: its policy
+    # reads the same observation and drives the same body, so it may teach the plain task.
+    got = (config.get("env"), strip_reward_shaping(config.get("env_kwargs") or {}))
     if got != want:
-        raise SystemExit(f"--teacher {run_dir} was trained on {got[0]!r} with env options {got[1]}, but the "
-                         f"{task_name!r} task needs {want[0]!r} with {want[1]}")
+        raise SystemExit(f"--teacher {run_dir} was trained on {got[0]!r} with env options {got[1]} (reward "
+                         f"shaping aside), but the {task_name!r} task needs {want[0]!r} with {want[1]}")
 
 
 def _bc_adam_steps(args) -> int:

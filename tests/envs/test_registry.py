@@ -27,14 +27,18 @@ def test_unknown_name_lists_close_matches():
         envs.make(3)
 
 
-def test_register_validates():
+def test_register_validates(monkeypatch):
+    from envs import registry
+
+    # a private copy of the registry, so the bad entry below does not leak into later tests (`simlab envs`)
+    monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
     with pytest.raises(ValueError, match="already registered"):
         envs.register("pendulum", lambda: None)
     with pytest.raises(ValueError, match="lower_snake_case"):
         envs.register("My-Env", lambda: None)
     with pytest.raises(TypeError, match="callable"):
         envs.register("not_callable_env", 3)
-    envs.register("bad_factory_env", lambda: 3)
+    envs.register("bad_factory_env", lambda: 3, gym=False)
     with pytest.raises(TypeError, match="not an engine.Env"):
         envs.make("bad_factory_env")
 

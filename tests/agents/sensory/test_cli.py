@@ -52,3 +52,14 @@ def test_bad_input_is_refused(tmp_path):
         load_params(tmp_path / "missing.npz")
     with pytest.raises(ValueError, match="no sensory-neuron task"):
         task_of("no_such_task")
+
+
+def test_teacher_check_allows_reward_shaping_only(tmp_path):
+    import json
+
+    base = {"include_cfrc_ext_in_observation": False}
+    (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {**base, "action_rate_penalty": 0.3}}))
+    cli._check_teacher("ant", str(tmp_path))  # a smoothness-shaped teacher drives the plain task
+    (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {}}))
+    with pytest.raises(SystemExit, match="reward shaping aside"):
+        cli._check_teacher("ant", str(tmp_path))

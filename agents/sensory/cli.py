@@ -139,7 +139,8 @@ def _eval(args) -> int:
     report = {}
     for agent in AGENT_NAMES:
         params, _ = load_params(params_path(args.task, agent))
-        results = evaluate_conditions(task, agent, params, args.episodes, seed=args.seed)
+        results = evaluate_conditions(task, agent, params, args.episodes, seed=args.seed,
+                                      log=lambda line: print(f"[sensory eval] {line}", file=sys.stderr, flush=True))
         report[agent] = {c: {"mean": r["mean"], "std": r["std"]} for c, r in results.items()}
     if args.json:
         print(json.dumps(report, indent=2))

@@ -14,7 +14,10 @@ def test_eval_json_has_every_agent_and_condition(capsys):
         if not params_path("cartpole_swingup", agent).exists():
             pytest.fail(f"shipped parameters missing: {params_path('cartpole_swingup', agent)}")
     assert cli.main(["eval", "cartpole_swingup", "--episodes", "2", "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)  # stdout is only the JSON; progress goes to stderr
+    progress = [line for line in captured.err.splitlines() if line.startswith("[sensory eval]")]
+    assert len(progress) == len(AGENT_NAMES) * len(CONDITIONS) and "over 2 episodes" in progress[0]
     assert set(report) == {"sensory", "mlp"}
     for agent in report.values():
         assert set(agent) == set(CONDITIONS)

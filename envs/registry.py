@@ -145,7 +145,7 @@ def make(
         from envs.randomization import DomainRandomization
 
         env = DomainRandomization(env, randomize)
-    if action_rate_penalty:
+    if action_rate_penalty is not None and action_rate_penalty != 0:  # ActionRatePenalty validates the value
         from envs.shaping import ActionRatePenalty
 
         env = ActionRatePenalty(env, action_rate_penalty)

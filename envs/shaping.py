@@ -34,9 +34,13 @@ class ActionRatePenalty(Wrapper):
 
     def __init__(self, env: Env, weight: float):
         super().__init__(env)
-        if not np.isfinite(weight) or weight < 0:
-            raise ValueError(f"action_rate_penalty weight must be a finite number >= 0, got {weight!r}")
-        self.weight = float(weight)
+        try:
+            value = float(weight)
+        except (TypeError, ValueError):
+            value = float("nan")
+        if isinstance(weight, bool) or not np.isfinite(value) or value < 0:
+            raise ValueError(f"action_rate_penalty weight must be a finite number >= 0 (e.g. 1.0), got {weight!r}")
+        self.weight = value
 
     def reset(self, key: jax.Array) -> State:
         state = self.env.reset(key)
@@ -45,6 +49,9 @@ class ActionRatePenalty(Wrapper):
 
     def step(self, state: State, action: jax.Array) -> State:
         action = jnp.asarray(action, jnp.float32)
+        if action.shape != (self.action_size,):  # static shapes: checked at trace time, not in the compiled step
+            raise ValueError(f"ActionRatePenalty.step expects an action of shape ({self.action_size},), got "
+                             f"{action.shape}; batch with VmapWrapper / envs.make(num_envs=...) instead")
         cost = self.weight * jnp.sum(jnp.square(action - state.info["previous_action"]))
         nxt = self.env.step(state, action)
         return nxt.replace(reward=(nxt.reward - cost).astype(jnp.float32),

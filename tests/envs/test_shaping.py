@@ -46,9 +46,16 @@ def test_auto_reset_starts_each_episode_from_a_zero_previous_action():
 
 
 def test_bad_weight_and_strip():
-    for bad in (-1.0, float("nan"), float("inf")):
+    for bad in (-1.0, float("nan"), float("inf"), "abc", True):
         with pytest.raises(ValueError, match="action_rate_penalty"):
             envs.make("pendulum", action_rate_penalty=bad)
     with pytest.raises(ValueError, match="action_rate_penalty"):
         ActionRatePenalty(envs.make("pendulum"), -0.1)
     assert strip_reward_shaping({"action_rate_penalty": 0.3, "episode_length": 5}) == {"episode_length": 5}
+
+
+def test_wrong_action_shape_is_refused():
+    env = ActionRatePenalty(envs.make("pendulum"), 0.5)
+    state = env.reset(jax.random.PRNGKey(0))
+    with pytest.raises(ValueError, match="shape"):
+        env.step(state, jnp.zeros((3, env.action_size)))

@@ -62,7 +62,7 @@ def _levels(tree: M.Tree):
             for s in range(width))
         levels.append((np.array(bodies, np.int32), np.array(parent_local, np.int32), slots))
         previous = bodies
-    order = np.argsort(np.concatenate([[0]] + [lv[0] for lv in levels]))
+    order = np.argsort(np.concatenate([[0]] + [lv[0] for lv in levels])).astype(np.int32)
     return tuple(levels), order
 
 

@@ -11,13 +11,22 @@ from __future__ import annotations
 import itertools
 import os
 
+import jax
 import jax.numpy as jnp
 import mujoco
 import numpy as np
 
+from engine.mujoco_log import quiet_mujoco
 from engine.physics import model as M
 
 SUPPORTED_GEOMS = (M.PLANE, M.SPHERE, M.CAPSULE, M.CYLINDER, M.BOX)
+SOLVERS = ("mujoco", "penalty")
+# Pairs with a MuJoCo-compatible contact function (solver="mujoco").
+MUJOCO_PAIRS = {
+    (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX),
+    (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE), (M.CAPSULE, M.CAPSULE),
+}
+_GEOM_TYPE_NAMES = {int(v): k[len("mjGEOM_"):].lower() for k, v in mujoco.mjtGeom.__members__.items()}
 # Geometry pairs with a contact function (types sorted ascending).
 SUPPORTED_PAIRS = {
     (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX), (M.PLANE, M.CYLINDER),
@@ -25,13 +34,15 @@ SUPPORTED_PAIRS = {
 }
 
 IGNORED_FEATURES = (
-    "<option integrator>: always semi-implicit Euler with implicit damping, contacts and limits",
-    "<option iterations/solver/tolerance/cone/impratio>: no iterative constraint solver",
+    "solver='penalty' only: <option integrator> (always semi-implicit Euler with implicit damping), "
+    "<option iterations/solver/tolerance/cone/impratio> (no constraint solver), <joint margin>, "
+    "<geom solimp> except dmax = solimp[1], torsional friction (condim 4); solver='mujoco' reads all of these",
+    "solver='mujoco' only: <option tolerance> and <option solver> (always Newton with a fixed iteration count, "
+    "load_mjcf(iterations=...)), <option noslip_iterations> is refused",
     "<custom><numeric>: brax-specific tuning fields are not read",
     "<sensor>, <camera>, <light>, <site>, <asset> textures/materials: no effect on dynamics",
     "geoms that can never collide (contype/conaffinity/filters) of any type: visual only, "
     "their mass is already compiled into body inertia",
-    "<joint margin>, <geom solimp> except dmax = solimp[1], condim 1 vs 3 distinction of torsion",
 )
 
 
@@ -46,10 +57,17 @@ def _compile(source) -> mujoco.MjModel:
         raise TypeError(f"load_mjcf expects a path, an XML string or an MjModel, got {type(source).__name__}")
     text = os.fspath(source)
     if text.lstrip().startswith("<"):
-        return mujoco.MjModel.from_xml_string(text)
+        with quiet_mujoco():
+            return mujoco.MjModel.from_xml_string(text)
     if not os.path.exists(text):
         raise FileNotFoundError(f"MJCF file not found: {text!r} (pass a path or an XML string starting with '<')")
-    return mujoco.MjModel.from_xml_path(text)
+    if os.path.isdir(text):
+        raise IsADirectoryError(f"{text!r} is a directory; pass the path of an MJCF .xml file inside it")
+    try:
+        with quiet_mujoco():
+            return mujoco.MjModel.from_xml_path(text)
+    except ValueError as err:
+        raise ValueError(f"MuJoCo could not compile {text!r}: {err}") from None
 
 
 def _candidate_pairs(m) -> list[tuple[int, int]]:
@@ -79,9 +97,28 @@ def _candidate_pairs(m) -> list[tuple[int, int]]:
     return pairs
 
 
-def _validate(m) -> None:
+def _validate(m, solver: str = "penalty") -> None:
     def fail(element, attribute, why):
         raise ValueError(f"unsupported MJCF feature: {element} {attribute}: {why}")
+
+    if m.nv == 0:
+        fail("<worldbody>", "(joints)", "the model has no degrees of freedom; add a <joint> or <freejoint>")
+    if not np.isfinite(m.opt.timestep) or m.opt.timestep <= 0:
+        fail("<option>", "timestep", f"must be a finite number > 0, got {m.opt.timestep}")
+    for name, values in (("qpos0", m.qpos0), ("body pos", m.body_pos), ("body quat", m.body_quat),
+                         ("body mass", m.body_mass), ("body inertia", m.body_inertia), ("geom size", m.geom_size),
+                         ("geom pos", m.geom_pos), ("joint range", m.jnt_range)):
+        if not np.all(np.isfinite(values)):
+            fail("<body>/<geom>/<joint>", name, "contains NaN or infinite values; give finite numbers")
+    if solver == "mujoco":
+        if m.opt.integrator == int(mujoco.mjtIntegrator.mjINT_IMPLICIT):
+            fail("<option>", "integrator='implicit'", "use Euler, RK4 or implicitfast with solver='mujoco'")
+        if m.opt.cone != int(mujoco.mjtCone.mjCONE_PYRAMIDAL):
+            fail("<option>", "cone='elliptic'", "only pyramidal friction cones are implemented; use cone='pyramidal'")
+        if m.opt.noslip_iterations:
+            fail("<option>", "noslip_iterations", "the noslip post-solver is not implemented; set it to 0")
+        if np.any(getattr(m, "actuator_damping", np.zeros(1))):
+            fail("<actuator>", "damping", "actuator damping is not implemented; use joint damping")
 
     if m.ntendon:
         fail(f"<tendon> '{_name(m, int(mujoco.mjtObj.mjOBJ_TENDON), 0)}'", "(any)", "tendons are not supported; remove them")
@@ -99,18 +136,18 @@ def _validate(m) -> None:
         jname = _name(m, int(mujoco.mjtObj.mjOBJ_JOINT), j)
         if m.jnt_type[j] == M.BALL and m.jnt_limited[j]:
             fail(f"<joint name='{jname}' type='ball'>", "range/limited", "ball-joint limits are not supported")
-    for j in range(m.njnt):
+    for j in range(m.njnt if solver == "penalty" else 0):
         if m.jnt_solref[j, 0] <= 0 or m.jnt_solref[j, 1] <= 0:
             fail(f"<joint name='{_name(m, int(mujoco.mjtObj.mjOBJ_JOINT), j)}'>", "solreflimit",
                  "only positive (timeconst, dampratio) is supported")
         if m.jnt_type[j] in (M.FREE, M.BALL) and m.jnt_stiffness[j] > 0:
             fail(f"<joint name='{_name(m, int(mujoco.mjtObj.mjOBJ_JOINT), j)}'>", "stiffness",
                  "springs on ball/free joints are not supported")
-    for g in range(m.ngeom):
+    for g in range(m.ngeom if solver == "penalty" else 0):
         if m.geom_solref[g, 0] <= 0 or m.geom_solref[g, 1] <= 0:
             fail(f"<geom name='{_name(m, int(mujoco.mjtObj.mjOBJ_GEOM), g)}'>", "solref",
                  "only positive (timeconst, dampratio) is supported")
-    for k in range(m.nv):
+    for k in range(m.nv if solver == "penalty" else 0):
         if m.dof_frictionloss[k] > 0:
             jname = _name(m, int(mujoco.mjtObj.mjOBJ_JOINT), int(m.dof_jntid[k]))
             fail(f"<joint name='{jname}'>", "frictionloss", "dry joint friction is not supported; set it to 0")
@@ -129,22 +166,31 @@ def _validate(m) -> None:
             fail(f"<actuator '{aname}'>", "biastype", "only none/affine biases are supported")
 
 
-def _check_geoms(m, pairs) -> None:
+def _check_geoms(m, pairs, solver: str = "penalty") -> None:
     colliding = sorted({g for pair in pairs for g in pair})
     for g in colliding:
         gname = _name(m, int(mujoco.mjtObj.mjOBJ_GEOM), g)
         if m.geom_type[g] not in SUPPORTED_GEOMS:
             raise ValueError(
-                f"unsupported MJCF feature: <geom name='{gname}'> type: type {int(m.geom_type[g])} can collide "
+                f"unsupported MJCF feature: <geom name='{gname}'> type: type "
+                f"'{_GEOM_TYPE_NAMES.get(int(m.geom_type[g]), int(m.geom_type[g]))}' can collide "
                 "but only plane/sphere/capsule/cylinder/box are supported; set contype=conaffinity=0 to make it visual")
-        if m.geom_condim[g] not in (1, 3):
-            raise ValueError(f"unsupported MJCF feature: <geom name='{gname}'> condim: only 1 and 3 are supported")
+        allowed = (1, 3) if solver == "penalty" else (1, 3, 4)
+        if m.geom_condim[g] not in allowed:
+            raise ValueError(f"unsupported MJCF feature: <geom name='{gname}'> condim: only "
+                             f"{', '.join(map(str, allowed))} are supported with solver={solver!r}")
         if m.geom_priority[g] != 0:
             raise ValueError(f"unsupported MJCF feature: <geom name='{gname}'> priority: must be 0")
         if m.geom_gap[g] != 0:
             raise ValueError(f"unsupported MJCF feature: <geom name='{gname}'> gap: must be 0")
     for a, b in pairs:
         key = (int(m.geom_type[a]), int(m.geom_type[b]))
+        if solver == "mujoco" and key in SUPPORTED_PAIRS and key not in MUJOCO_PAIRS:
+            raise ValueError(
+                "unsupported MJCF feature: <geom> pair "
+                f"'{_name(m, int(mujoco.mjtObj.mjOBJ_GEOM), a)}' ({M.GEOM_NAMES[key[0]]}) / "
+                f"'{_name(m, int(mujoco.mjtObj.mjOBJ_GEOM), b)}' ({M.GEOM_NAMES[key[1]]}): no MuJoCo-compatible "
+                "contact function for this pair yet; use solver='penalty' or exclude the pair")
         if key not in SUPPORTED_PAIRS:
             raise ValueError(
                 "unsupported MJCF feature: <geom> pair "
@@ -153,7 +199,23 @@ def _check_geoms(m, pairs) -> None:
                 "pair; exclude it with <contact><exclude> or contype/conaffinity")
 
 
-def load_mjcf(source, *, substeps: int = 1) -> M.System:
+def _mj_params(m, solver: str, iterations, dtype) -> M.MjParams | None:
+    if solver != "mujoco":
+        return None
+    f32 = lambda x: jnp.asarray(np.asarray(x, dtype=np.float64).copy(), dtype=dtype)
+    affine = (m.actuator_biastype == int(mujoco.mjtBias.mjBIAS_AFFINE)).astype(np.float64)
+    return M.MjParams(
+        impratio=f32(m.opt.impratio), jnt_solimp=f32(m.jnt_solimp), jnt_margin=f32(m.jnt_margin),
+        dof_frictionloss=f32(m.dof_frictionloss), dof_solref=f32(m.dof_solref), dof_solimp=f32(m.dof_solimp),
+        dof_invweight0=f32(m.dof_invweight0), body_invweight0=f32(m.body_invweight0),
+        geom_friction=f32(m.geom_friction), geom_solimp=f32(m.geom_solimp), geom_solmix=f32(m.geom_solmix),
+        geom_gap=f32(m.geom_gap), act_damping=f32(-m.actuator_biasprm[:, 2] * affine),
+        integrator=int(m.opt.integrator), cone=int(m.opt.cone), iterations=int(iterations),
+        friction_dofs=tuple(int(k) for k in np.nonzero(m.dof_frictionloss > 0)[0]))
+
+
+def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations: int = 4,
+              dtype=jnp.float32) -> M.System:
     """Compile an MJCF model with MuJoCo and convert it to a `System`.
 
     Args:
@@ -161,17 +223,37 @@ def load_mjcf(source, *, substeps: int = 1) -> M.System:
         compiled `mujoco.MjModel`.
       substeps: number of `timestep`-long substeps one `step` performs
         (e.g. 5 for Ant's 0.01 s timestep at a 0.05 s control period).
+      solver: "penalty" (soft contacts and limits, semi-implicit Euler: fastest) or
+        "mujoco" (MuJoCo's constraint model: solref/solimp impedance, pyramidal friction
+        cones, friction loss, Newton solve, the model's `<option integrator>`), see
+        docs/physics.md.
+      iterations: Newton iterations per constraint solve with `solver="mujoco"` (a fixed
+        count: the step has no data-dependent loop).
+      dtype: float dtype of the parameters: `jnp.float32` (default), or `jnp.float64` with
+        `jax_enable_x64` for step-for-step comparisons with MuJoCo.
 
     Raises:
       ValueError: the model uses a feature we do not simulate (the message names
-        the element and attribute).
+        the element and attribute), or an argument is out of range.
+      TypeError: `substeps` or `iterations` is not an integer.
+      FileNotFoundError / IsADirectoryError: `source` is not an MJCF file.
     """
-    if int(substeps) < 1:
-        raise ValueError(f"substeps must be >= 1, got {substeps}")
+    for name, value in (("substeps", substeps), ("iterations", iterations)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an integer >= 1, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    dtype = jnp.dtype(dtype)
+    if dtype not in (jnp.dtype(jnp.float32), jnp.dtype(jnp.float64)):
+        raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+    if dtype == jnp.float64 and not jax.config.jax_enable_x64:
+        raise ValueError("dtype=float64 needs 64-bit JAX: call jax.config.update('jax_enable_x64', True) first")
     m = _compile(source)
-    _validate(m)
+    _validate(m, solver)
     pairs = _candidate_pairs(m)
-    _check_geoms(m, pairs)
+    _check_geoms(m, pairs, solver)
 
     body_joints = tuple(
         tuple(range(m.body_jntadr[b], m.body_jntadr[b] + m.body_jntnum[b])) for b in range(m.nbody))
@@ -192,7 +274,7 @@ def load_mjcf(source, *, substeps: int = 1) -> M.System:
                          np.array([-np.inf, np.inf]))
     forcerange = np.where(m.actuator_forcelimited[:, None].astype(bool), m.actuator_forcerange,
                           np.array([-np.inf, np.inf]))
-    f32 = lambda x: jnp.asarray(np.asarray(x, dtype=np.float64).copy(), dtype=jnp.float32)
+    f32 = lambda x: jnp.asarray(np.asarray(x, dtype=np.float64).copy(), dtype=dtype)
     names = lambda kind, n: tuple(_name(m, kind, i) for i in range(n))
     return M.System(
         timestep=f32(m.opt.timestep),
@@ -217,4 +299,6 @@ def load_mjcf(source, *, substeps: int = 1) -> M.System:
         joint_names=names(int(mujoco.mjtObj.mjOBJ_JOINT), m.njnt),
         geom_names=names(int(mujoco.mjtObj.mjOBJ_GEOM), m.ngeom),
         actuator_names=names(int(mujoco.mjtObj.mjOBJ_ACTUATOR), m.nu),
+        solver=solver,
+        mj=_mj_params(m, solver, iterations, dtype),
     )

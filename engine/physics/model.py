@@ -181,6 +181,8 @@ class System:
     joint_names: tuple = static_field(default=())
     geom_names: tuple = static_field(default=())
     actuator_names: tuple = static_field(default=())
+    solver: str = static_field(default="penalty")
+    mj: "MjParams | None" = None
 
     @property
     def dt(self) -> jax.Array:
@@ -202,3 +204,49 @@ class System:
     @property
     def nu(self) -> int:
         return len(self.act_dof)
+
+
+# Integrators and friction cones, numbered as in MuJoCo (mjtIntegrator, mjtCone).
+EULER, RK4, IMPLICIT, IMPLICITFAST = 0, 1, 2, 3
+INTEGRATOR_NAMES = {EULER: "Euler", RK4: "RK4", IMPLICIT: "implicit", IMPLICITFAST: "implicitfast"}
+PYRAMIDAL, ELLIPTIC = 0, 1
+
+
+@pytree_dataclass
+class MjParams:
+    """Parameters of MuJoCo's constraint model used by `solver="mujoco"` (leaves + static options).
+
+    Leaves (numbers as MuJoCo compiles them; see its "Computation" chapter):
+      impratio: scalar, ratio of frictional to normal impedance.
+      jnt_solimp: `[nj, 5]` (d0, dmax, width, midpoint, power) of joint limits; jnt_margin: `[nj]`.
+      dof_frictionloss: `[nv]` dry friction [N or N·m]; dof_solref `[nv, 2]`, dof_solimp `[nv, 5]`.
+      dof_invweight0: `[nv]`, body_invweight0: `[nb, 2]` inverse inertias at `qpos0`, which scale
+        each row's regularizer `R = (1 − imp)/imp · diagApprox`.
+      geom_friction: `[ng, 3]` sliding, torsional, rolling; geom_solimp: `[ng, 5]`; geom_solmix: `[ng]`;
+      geom_gap: `[ng]`.
+      act_damping: `[nu]` velocity gain of each actuator's bias (−biasprm[2]), integrated implicitly
+        by `implicitfast`.
+
+    Static:
+      integrator: EULER / RK4 / IMPLICITFAST; cone: PYRAMIDAL / ELLIPTIC;
+      iterations: Newton iterations per solve (a fixed count, no early exit);
+      friction_dofs: dofs with a friction-loss row (frictionloss > 0 when loaded).
+    """
+
+    impratio: jax.Array
+    jnt_solimp: jax.Array
+    jnt_margin: jax.Array
+    dof_frictionloss: jax.Array
+    dof_solref: jax.Array
+    dof_solimp: jax.Array
+    dof_invweight0: jax.Array
+    body_invweight0: jax.Array
+    geom_friction: jax.Array
+    geom_solimp: jax.Array
+    geom_solmix: jax.Array
+    geom_gap: jax.Array
+    act_damping: jax.Array
+    integrator: int = static_field(default=EULER)
+    cone: int = static_field(default=PYRAMIDAL)
+    iterations: int = static_field(default=4)
+    friction_dofs: tuple = static_field(default=())

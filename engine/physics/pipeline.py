@@ -16,6 +16,7 @@ import numpy as np
 
 from engine.batching import lapack_serial_batch
 from engine.physics import collision, contacts, dynamics, integrator, kinematics
+from engine.physics import forward as mj_forward
 from engine.physics import math as pm
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
@@ -42,6 +43,8 @@ class State:
       x_com: `[nb, 3]` center of mass of each body, world.
       contact: `collision.Contact` with fixed size `nc` (see `contact_geoms`);
         forces are those of the last substep.
+      qacc_warmstart: `[nv]` the last constrained acceleration (`solver="mujoco"` starts its
+        Newton solve from it, as MuJoCo does; zeros in the penalty mode).
     """
 
     q: jax.Array
@@ -52,6 +55,7 @@ class State:
     x_ang: jax.Array
     x_com: jax.Array
     contact: collision.Contact
+    qacc_warmstart: jax.Array
 
 
 def batch_chunk(sys: M.System, num_devices: int | None = None, backend: str | None = None) -> int | None:
@@ -94,12 +98,19 @@ def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:
     return geom1, geom2
 
 
-def _observe(sys, q, qd, contact) -> State:
+def _observe(sys, q, qd, contact, qacc_warmstart=None) -> State:
     kin = kinematics.forward_kinematics(sys, q)
     ang, lin_ref = kinematics.body_velocities(sys, kin, qd)
     x_vel = lin_ref + pm.cross(ang, kin.x_pos - kin.ref)
+    if qacc_warmstart is None:
+        qacc_warmstart = jnp.zeros_like(qd)
     return State(q=q, qd=qd, x_pos=kin.x_pos, x_quat=kin.x_quat, x_vel=x_vel, x_ang=ang,
-                 x_com=kin.com + kin.ref, contact=contact)
+                 x_com=kin.com + kin.ref, contact=contact, qacc_warmstart=qacc_warmstart)
+
+
+def _dtype(sys: M.System):
+    """Float dtype of the system's parameters (float32 as loaded; float64 after `astype`)."""
+    return sys.timestep.dtype
 
 
 def _check(sys: M.System, name: str, x, size: int) -> jax.Array:
@@ -112,8 +123,8 @@ def _check(sys: M.System, name: str, x, size: int) -> jax.Array:
 
 def init(sys: M.System, q, qd) -> State:
     """State at positions `q` `[nq]` and velocities `qd` `[nv]` (no contact forces yet)."""
-    q = _check(sys, "q", q, sys.nq).astype(jnp.float32)
-    qd = _check(sys, "qd", qd, sys.nv).astype(jnp.float32)
+    q = _check(sys, "q", q, sys.nq).astype(_dtype(sys))
+    qd = _check(sys, "qd", qd, sys.nv).astype(_dtype(sys))
     kin = kinematics.forward_kinematics(sys, q)
     return _observe(sys, q, qd, collision.collide(sys, kin))
 
@@ -162,6 +173,11 @@ def step(sys: M.System, state: State, ctrl) -> State:
     device per core).
     """
     ctrl = _check(sys, "ctrl", ctrl, sys.nu)
+    if sys.solver == "mujoco":
+        q, qd, warm, fwd = mj_forward.substeps(sys, state.q, state.qd, ctrl, state.qacc_warmstart)
+        contact = collision.Contact(pos=fwd.contact.pos, normal=fwd.contact.frame[:, 0], dist=fwd.contact.dist,
+                                    active=fwd.contact.valid, force=fwd.contact_force)
+        return _observe(sys, q, qd, contact, warm)
 
     def body(carry, _):
         q, qd, _contact = carry
@@ -180,8 +196,8 @@ def dynamics_terms(sys: M.System, q, qd) -> dict:
     `bias` `[nv]` (Coriolis, centrifugal and gravity; MuJoCo's `qfrc_bias`),
     `x_pos` `[nb, 3]` body origins and `com` `[nb, 3]` body centers of mass (world).
     """
-    q = _check(sys, "q", q, sys.nq).astype(jnp.float32)
-    qd = _check(sys, "qd", qd, sys.nv).astype(jnp.float32)
+    q = _check(sys, "q", q, sys.nq).astype(_dtype(sys))
+    qd = _check(sys, "qd", qd, sys.nv).astype(_dtype(sys))
     kin = kinematics.forward_kinematics(sys, q)
     return {"mass_matrix": dynamics.mass_matrix(sys, kin), "bias": dynamics.bias_force(sys, kin, qd),
             "x_pos": kin.x_pos, "com": kin.com + kin.ref}

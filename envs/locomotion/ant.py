@@ -58,6 +58,7 @@ class AntParams:
     exclude_current_positions_from_observation: bool = True
     include_cfrc_ext_in_observation: bool = True
     frame_skip: int = 5
+    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
     xml_file: str = "ant.xml"
 
 
@@ -71,7 +72,7 @@ class Ant(MjcfTask):
         check_nonnegative(ctrl_cost_weight=p.ctrl_cost_weight, contact_cost_weight=p.contact_cost_weight,
                           reset_noise_scale=p.reset_noise_scale)
         xml = model_path("gymnasium", p.xml_file)
-        super().__init__(xml, substeps=p.frame_skip)
+        super().__init__(xml, substeps=p.frame_skip, solver=p.solver)
         self.params = p
         self.main_body = self._body_index(p.main_body)
         self.frames = BodyFrames(self.sys)

@@ -20,6 +20,8 @@ from engine.specs import BoxSpec
 from envs.mjrender import MujocoRenderMixin  # render_rgb(state) from mjcf_path and state.sim.q
 
 FREE_JOINT = 0  # MuJoCo's mjJNT_FREE
+# Newton iterations of solver="mujoco": MuJoCo C needs at most 6 on these tasks (docs/physics.md).
+MUJOCO_ITERATIONS = 6
 
 
 def asset_path(package: str, filename: str) -> str:
@@ -84,7 +86,8 @@ class MjcfTask(MujocoRenderMixin, Env):
     """Base of the MJCF tasks: one `engine.physics.System`, control dt = timestep × substeps.
 
     Attributes:
-      sys: the `engine.physics.System` (numeric leaves can be replaced for domain randomization).
+      sys: the `engine.physics.System` (numeric leaves can be replaced for domain randomization);
+        `solver="mujoco"` loads it with MuJoCo's constraint model and integrator.
       mjcf_path: the model file it was built from.
       dt: seconds per `step` (= MuJoCo timestep × gymnasium's frame_skip).
 
@@ -97,11 +100,15 @@ class MjcfTask(MujocoRenderMixin, Env):
         """`VmapWrapper` steps batches in chunks of this many environments (`physics.batch_chunk`)."""
         return physics.batch_chunk(self.sys)
 
-    def __init__(self, mjcf_path: str, substeps: int):
+    def __init__(self, mjcf_path: str, substeps: int, solver: str = "penalty"):
         if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
             raise ValueError(f"frame_skip (substeps per control step) must be a positive integer, got {substeps!r}")
+        if solver not in ("penalty", "mujoco"):
+            raise ValueError(f"solver must be 'penalty' (fast soft contacts) or 'mujoco' (MuJoCo's constraint "
+                             f"model and integrator), got {solver!r}")
         self.mjcf_path = mjcf_path
-        self.sys = physics.load_mjcf(mjcf_path, substeps=int(substeps))
+        self.sys = physics.load_mjcf(mjcf_path, substeps=int(substeps), solver=solver,
+                                     iterations=MUJOCO_ITERATIONS)
         # the shortest decimal of the float32 timestep: 0.01, not 0.009999999776 (dt = 0.05 as gymnasium's)
         self.dt = float(np.format_float_positional(np.float32(self.sys.timestep))) * int(substeps)
         ctrl_range = np.asarray(self.sys.act_ctrlrange, np.float32)

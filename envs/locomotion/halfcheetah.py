@@ -43,6 +43,7 @@ class HalfCheetahParams:
     reset_noise_scale: float = 0.1
     exclude_current_positions_from_observation: bool = True
     frame_skip: int = 5
+    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
     xml_file: str = "half_cheetah.xml"
 
 
@@ -53,7 +54,7 @@ class HalfCheetah(MjcfTask):
         p = with_overrides(params or HalfCheetahParams(), overrides, "halfcheetah")
         check_nonnegative(ctrl_cost_weight=p.ctrl_cost_weight, reset_noise_scale=p.reset_noise_scale)
         xml = model_path("gymnasium", p.xml_file)
-        super().__init__(xml, substeps=p.frame_skip)
+        super().__init__(xml, substeps=p.frame_skip, solver=p.solver)
         self.params = p
         self._qpos_start = 1 if p.exclude_current_positions_from_observation else 0
         self._observation_size = self.sys.nq - self._qpos_start + self.sys.nv

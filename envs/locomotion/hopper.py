@@ -48,6 +48,7 @@ class HopperParams:
     reset_noise_scale: float = 5e-3
     exclude_current_positions_from_observation: bool = True
     frame_skip: int = 4
+    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
     xml_file: str = "hopper.xml"
 
 

@@ -64,6 +64,7 @@ class HumanoidParams:
     include_qfrc_actuator_in_observation: bool = True
     include_cfrc_ext_in_observation: bool = True
     frame_skip: int = 5
+    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
     xml_file: str = "humanoid.xml"
 
 
@@ -77,7 +78,7 @@ class Humanoid(MjcfTask):
         check_nonnegative(ctrl_cost_weight=p.ctrl_cost_weight, contact_cost_weight=p.contact_cost_weight,
                           reset_noise_scale=p.reset_noise_scale)
         xml = model_path("brax", p.xml_file)
-        super().__init__(xml, substeps=p.frame_skip)
+        super().__init__(xml, substeps=p.frame_skip, solver=p.solver)
         self.params = p
         self.frames = BodyFrames(self.sys)
         self._qpos_start = 2 if p.exclude_current_positions_from_observation else 0

@@ -30,7 +30,7 @@ class PlanarWalker(MjcfTask):
         self.healthy_angle_range = check_range("healthy_angle_range", p.healthy_angle_range)
         check_nonnegative(ctrl_cost_weight=p.ctrl_cost_weight, reset_noise_scale=p.reset_noise_scale)
         xml = model_path("gymnasium", p.xml_file)
-        super().__init__(xml, substeps=p.frame_skip)
+        super().__init__(xml, substeps=p.frame_skip, solver=p.solver)
         self.params = p
         self.env_name = env_name
         self._qpos_start = 1 if p.exclude_current_positions_from_observation else 0

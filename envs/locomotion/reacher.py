@@ -47,6 +47,7 @@ class ReacherParams:
     reward_dist_weight: float = 1.0
     reward_control_weight: float = 1.0
     frame_skip: int = 2
+    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
     xml_file: str = "reacher.xml"
 
 
@@ -58,7 +59,7 @@ class Reacher(MjcfTask):
     def __init__(self, params: ReacherParams | None = None, **overrides):
         p = with_overrides(params or ReacherParams(), overrides, "reacher")
         xml = model_path("gymnasium", p.xml_file)
-        super().__init__(xml, substeps=p.frame_skip)
+        super().__init__(xml, substeps=p.frame_skip, solver=p.solver)
         self.params = p
         names = self.sys.body_names
         for needed in ("fingertip", "target"):

@@ -43,6 +43,7 @@ class Walker2dParams:
     reset_noise_scale: float = 5e-3
     exclude_current_positions_from_observation: bool = True
     frame_skip: int = 4
+    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
     xml_file: str = "walker2d_v5.xml"
 
 

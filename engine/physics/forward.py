@@ -1,0 +1,114 @@
+"""`solver="mujoco"`: MuJoCo's forward dynamics and integrators, branch-free.
+
+forward(q, qd, ctrl):
+  1. kinematics, `M(q)` + armature, bias `C(q, qd)`;
+  2. `qfrc_smooth = actuator + spring − damping·qd − C`, `a₀ = M⁻¹ qfrc_smooth`;
+  3. contacts (`mj_collision`) and rows (`constraint`), Newton solve (`solver`) → `qacc`.
+
+Integrators, as the model's `<option integrator>` declares:
+  * Euler: `qd' = qd + h (M + h·diag(damping))⁻¹ (qfrc_smooth + qfrc_constraint)` (implicit
+    dof damping), `q' = q ⊕ h qd'`;
+  * implicitfast: the same with the actuators' velocity gains added to the damping;
+  * RK4: the classic 4-stage tableau, each stage a full forward (with contacts);
+    positions integrate the stage velocities on the manifold (quaternions).
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.linalg as jsl
+import numpy as np
+
+from engine.physics import constraint, dynamics, integrator, kinematics, mj_collision, solver
+from engine.physics import model as M
+from engine.struct import pytree_dataclass
+
+
+@pytree_dataclass
+class Forward:
+    """Result of one forward pass (unbatched).
+
+    Attributes:
+      qacc: `[nv]` constrained acceleration; qfrc_smooth, qfrc_constraint: `[nv]`;
+      mass: `[nv, nv]` with armature; contact: `mj_collision.MjContact`;
+      contact_force: `[nc, 3]` world force on geom2's body of each candidate point.
+    """
+
+    qacc: jnp.ndarray
+    qfrc_smooth: jnp.ndarray
+    qfrc_constraint: jnp.ndarray
+    mass: jnp.ndarray
+    contact: mj_collision.MjContact
+    contact_force: jnp.ndarray
+
+
+def _solve_spd(matrix, rhs):
+    return jsl.cho_solve(jsl.cho_factor(matrix, lower=True), rhs)
+
+
+def forward(sys: M.System, q, qd, ctrl, qacc_warmstart) -> Forward:
+    """Constrained forward dynamics at `(q [nq], qd [nv])` under `ctrl [nu]`."""
+    kin = kinematics.forward_kinematics(sys, q)
+    mass = dynamics.mass_matrix(sys, kin) + jnp.diag(sys.dof_armature)
+    qfrc_smooth = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
+                   - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd))
+    qacc_smooth = _solve_spd(mass, qfrc_smooth)
+    contact = mj_collision.collide(sys, kin)
+    rows = constraint.make_rows(sys, kin, q, qd, contact)
+    lay = constraint.layout(sys.tree, sys.contact_pairs, sys.mj.friction_dofs, sys.mj.cone)
+    qacc, force = solver.solve(mass, qfrc_smooth, qacc_smooth, rows, lay["is_friction"], qacc_warmstart,
+                               sys.mj.iterations)
+    qfrc_constraint = rows.jac.T @ force if force.shape[0] else jnp.zeros_like(qacc)
+    if contact.dist.shape[0]:
+        contact_force = constraint.contact_forces(sys, contact, force)
+    else:
+        contact_force = jnp.zeros((0, 3), q.dtype)
+    return Forward(qacc=qacc, qfrc_smooth=qfrc_smooth, qfrc_constraint=qfrc_constraint, mass=mass,
+                   contact=contact, contact_force=contact_force)
+
+
+def implicit_damping(sys: M.System) -> jnp.ndarray:
+    """Per-dof damping `[nv]` that the Euler / implicitfast step integrates implicitly."""
+    damping = sys.dof_damping
+    if sys.mj.integrator == M.IMPLICITFAST and sys.nu:
+        dofs = np.asarray(sys.act_dof)
+        damping = damping.at[dofs].add(sys.act_gear ** 2 * sys.mj.act_damping)
+    return damping
+
+
+def step_once(sys: M.System, q, qd, ctrl, qacc_warmstart):
+    """One `timestep` with the model's integrator. Returns `(q', qd', qacc, Forward at the start)`."""
+    h = sys.timestep
+    fwd = forward(sys, q, qd, ctrl, qacc_warmstart)
+    if sys.mj.integrator == M.RK4:
+        # Stage i evaluates at X0 + h·A[i]·F[i-1] (A is diagonal: 1/2, 1/2, 1).
+        vels, accs = [qd], [fwd.qacc]
+        warm = fwd.qacc
+        for coef in (0.5, 0.5, 1.0):
+            v_stage = qd + coef * h * accs[-1]
+            q_stage = integrator.integrate_positions(sys, q, coef * vels[-1], h)
+            stage = forward(sys, q_stage, v_stage, ctrl, warm)
+            vels.append(v_stage)
+            accs.append(stage.qacc)
+            warm = stage.qacc
+        weights = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0)
+        dq = sum(w * v for w, v in zip(weights, vels))
+        dv = sum(w * a for w, a in zip(weights, accs))
+        return integrator.integrate_positions(sys, q, dq, h), qd + h * dv, warm, fwd
+    damping = implicit_damping(sys)
+    qacc = _solve_spd(fwd.mass + h * jnp.diag(damping), fwd.qfrc_smooth + fwd.qfrc_constraint)
+    qd_new = qd + h * qacc
+    return integrator.integrate_positions(sys, q, qd_new, h), qd_new, fwd.qacc, fwd
+
+
+def substeps(sys: M.System, q, qd, ctrl, qacc_warmstart):
+    """`sys.substeps` integrator steps with `lax.scan`. Returns `(q, qd, qacc_warmstart, last Forward)`."""
+
+    def body(carry, _):
+        q, qd, warm = carry
+        q, qd, warm, fwd = step_once(sys, q, qd, ctrl, warm)
+        return (q, qd, warm), fwd
+
+    (q, qd, warm), fwds = jax.lax.scan(body, (q, qd, qacc_warmstart), None, length=sys.substeps)
+    last = jax.tree.map(lambda x: x[-1], fwds)
+    return q, qd, warm, last

@@ -9,7 +9,11 @@
     simlab bench train                        time to return on Ant vs Brax's PPO (bench/train.py)
     simlab bench sac_halfcheetah              SAC on HalfCheetah, return after 30 min
     simlab recsim | rendezvous | sensory ...  applications (each has its own --help)
-    simlab --help
+    simlab --help                             (every subcommand and benchmark answers --help too)
+
+Benchmarks and applications write to `--out DIR` (default ./simlab_results/<name>), refuse to replace
+existing files without `--overwrite`, and change the tracked bench/results/ only with `--publish`
+(bench/output.py).
 
 Subcommands that belong to other layers are looked up lazily, so `simlab envs`
 does not import (or compile) anything it does not need.
@@ -59,25 +63,52 @@ def _cmd_envs(args) -> int:
     return 0
 
 
-def _cmd_bench(args) -> int:
-    module_name, _ = BENCHMARKS[args.benchmark]
+# Subcommands with their own argparse parser: `simlab NAME ARGS...` calls `module.main(ARGS)` with every
+# argument after NAME untouched (including `--help`), so each answers its own `--help`.
+APPLICATIONS = {
+    "recsim": ("recsim.cli", "recommender-ecosystem simulations"),
+    "rendezvous": ("agents.hpp.cli", "multi-agent rendezvous with HPP"),
+    "sensory": ("agents.sensory.cli", "permutation-invariant sensory-neuron agents"),
+}
+
+
+def _run_module(module_name: str, argv: list[str], label: str) -> int:
+    """Imports `module_name` and returns `module.main(argv)` as an exit status."""
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        print(f"simlab bench {args.benchmark}: not available in this installation ({err})", file=sys.stderr)
+        print(f"simlab {label}: not available in this installation ({err})", file=sys.stderr)
         return 2
-    return int(module.main(args.rest) or 0)
+    return int(module.main(list(argv)) or 0)
 
 
-def _cmd_forward(module_name: str):
+def _cmd_bench(args) -> int:
+    module_name, _ = BENCHMARKS[args.benchmark]
+    return _run_module(module_name, args.rest, f"bench {args.benchmark}")
+
+
+def _cmd_forward(module_name: str, label: str):
     def run(args) -> int:
-        module = importlib.import_module(module_name)
-        return int(module.main(args.rest) or 0)
+        return _run_module(module_name, args.rest, label)
 
     return run
 
 
+def _forwarded(argv: list[str]) -> tuple[str, list[str], str] | None:
+    """`(module, remaining argv, label)` when `argv` names an application or a benchmark, else None.
+
+    argparse cannot hand an argument list that starts with an option (`simlab recsim --help`,
+    `simlab bench steps --help`) to a sub-parser unparsed, so these are routed before parsing.
+    """
+    if argv and argv[0] in APPLICATIONS:
+        return APPLICATIONS[argv[0]][0], argv[1:], argv[0]
+    if len(argv) >= 2 and argv[0] == "bench" and argv[1] in BENCHMARKS:
+        return BENCHMARKS[argv[1]][0], argv[2:], f"bench {argv[1]}"
+    return None
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The top-level `simlab` parser (applications and benchmarks are listed; their own parsers answer)."""
     parser = argparse.ArgumentParser(
         prog="simlab",
         description="simlab: branch-free JAX simulation (physics and recommender ecosystems) with in-process RL.",
@@ -89,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_envs.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p_envs.set_defaults(func=_cmd_envs)
 
-    p_bench = sub.add_parser("bench", help="run a benchmark (writes bench/results/<name>.json and .png)",
+    p_bench = sub.add_parser("bench", help="run a benchmark (writes OUT/<name>.json and .png; default "
+                                                  "OUT: ./simlab_results/<benchmark>; --publish: bench/results)",
                              description="Benchmarks: " + "; ".join(f"{k}: {v[1]}" for k, v in BENCHMARKS.items()))
     p_bench.add_argument("benchmark", choices=sorted(BENCHMARKS), help="which benchmark")
     p_bench.add_argument("rest", nargs=argparse.REMAINDER, help="arguments for the benchmark (see `simlab bench NAME --help`)")
@@ -104,26 +136,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_render_parser(sub)
 
-    p_recsim = sub.add_parser("recsim", help="recommender-ecosystem simulations (see `simlab recsim --help`)",
-                              add_help=False)
-    p_recsim.add_argument("rest", nargs=argparse.REMAINDER)
-    p_recsim.set_defaults(func=_cmd_forward("recsim.cli"))
-
-    p_rdv = sub.add_parser("rendezvous", help="multi-agent rendezvous with HPP (see `simlab rendezvous --help`)",
-                           add_help=False)
-    p_rdv.add_argument("rest", nargs=argparse.REMAINDER)
-    p_rdv.set_defaults(func=_cmd_forward("agents.hpp.cli"))
-
-    p_sensory = sub.add_parser("sensory", help="permutation-invariant sensory-neuron agents (see `simlab sensory --help`)",
-                               add_help=False)
-    p_sensory.add_argument("rest", nargs=argparse.REMAINDER)
-    p_sensory.set_defaults(func=_cmd_forward("agents.sensory.cli"))
+    for name, (module_name, text) in APPLICATIONS.items():
+        p_app = sub.add_parser(name, help=f"{text} (see `simlab {name} --help`)", add_help=False)
+        p_app.add_argument("rest", nargs=argparse.REMAINDER)
+        p_app.set_defaults(func=_cmd_forward(module_name, name))
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs `simlab ARGV...` and returns the exit status (argparse exits with 0 on `--help`, 2 on bad usage)."""
     from engine.cache import enable_compilation_cache
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    forwarded = _forwarded(argv)
+    if forwarded is not None:
+        module_name, rest, label = forwarded
+        enable_compilation_cache()
+        return _run_module(module_name, rest, label)
     args = build_parser().parse_args(argv)
     enable_compilation_cache()
     return args.func(args)

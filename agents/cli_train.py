@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -51,11 +52,28 @@ def _env_kwargs(args) -> dict[str, Any]:
     return values
 
 
+def _count(text: str) -> int:
+    """argparse type for step counts: an integer, also written as 1e6 or 1_000_000 (range checked later)."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected an integer such as 1000000 or 1e6") from None
+    if not value.is_integer():
+        raise argparse.ArgumentTypeError(f"invalid count {text!r}: expected a whole number")
+    return int(value)
+
+
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train an agent in-process (writes OUT/metrics.csv, checkpoints, plot)")
     p.add_argument("env", help="registered environment (see `simlab envs`)")
     p.add_argument("--agent", default="ppo", help="algorithm: ppo, sac or apg (default ppo)")
-    p.add_argument("--steps", type=int, default=None, help="environment steps (default: per-env default)")
+    p.add_argument("--steps", type=_count, default=None,
+                   help="environment steps, 1 to 2147483647 (e.g. 1000000 or 1e6; default: per-env default, or the "
+                        "resumed run's own --steps)")
     p.add_argument("--num-envs", type=int, default=None, help="parallel environments")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", help="JSON file of config overrides")
@@ -63,10 +81,15 @@ def add_train_parser(sub) -> None:
     p.add_argument("--env-set", action="append", metavar="KEY=VALUE",
                    help="one keyword argument of the environment's constructor (repeatable; JSON values), e.g. "
                         "include_cfrc_ext_in_observation=false; stored in the run's config.json")
-    p.add_argument("--out", default=None, help="run directory (default runs/<agent>_<env>_s<seed>)")
-    p.add_argument("--resume", default=None, help="continue the run in this directory")
-    p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations")
-    p.add_argument("--checkpoint-every", type=int, default=50, help="iterations between checkpoints")
+    p.add_argument("--out", default=None, help="run directory (default runs/<agent>_<env>_s<seed>); one that "
+                                               "already holds a run is refused unless --overwrite")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="continue the run in DIR from its newest intact checkpoint (same agent, env and config)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete the run already in --out (its files only) and start a new one")
+    p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations (>= 1)")
+    p.add_argument("--checkpoint-every", type=int, default=50,
+                   help="iterations between checkpoints (>= 0; 0: only at the end)")
     p.add_argument("--devices", type=int, default=1,
                    help="shard the env batch over this many local devices (on a CPU host: one CPU device per core, e.g. 2)")
     p.add_argument("--no-progress", action="store_true")
@@ -96,23 +119,86 @@ def _declare_cpu_devices(count: int) -> None:
         pass
 
 
+def _saved_total_steps(run_dir: str) -> int | None:
+    """`total_steps` from RUN_DIR/config.json, or None if unreadable (the resume then reports why)."""
+    try:
+        value = json.loads((Path(run_dir) / "config.json").read_text()).get("total_steps")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _check_train_options(args) -> None:
+    """Range checks of the train-loop options, naming the flag, the value and the valid range."""
+    from agents.train import MAX_STEPS, check_count
+
+    if args.steps is not None:
+        check_count("--steps", args.steps, 1, MAX_STEPS, "environment steps (the step counter is int32)")
+    check_count("--eval-every", args.eval_every, 1, None, "iterations between evaluations")
+    check_count("--checkpoint-every", args.checkpoint_every, 0, None,
+                "iterations between checkpoints, 0 for only at the end")
+    check_count("--devices", args.devices, 1, None, "local devices to shard the env batch over")
+    if args.resume and args.overwrite:
+        raise ValueError("--resume and --overwrite contradict each other: --resume continues the run in the "
+                         "directory, --overwrite deletes it; pass one of them")
+    if args.resume and args.out and not _same_path(args.resume, args.out):
+        raise ValueError(f"--resume {args.resume} continues that run in place; drop --out {args.out} "
+                         "(or pass the same directory)")
+
+
+def _same_path(a: str, b: str) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _resume_command(args, out: str, steps: int) -> str:
+    """The `simlab train` command line that continues the run in `out`."""
+    argv = ["simlab", "train", args.env, "--agent", args.agent, "--resume", str(out), "--steps", str(steps)]
+    if args.seed:
+        argv += ["--seed", str(args.seed)]
+    if args.num_envs is not None:
+        argv += ["--num-envs", str(args.num_envs)]
+    if args.config:
+        argv += ["--config", args.config]
+    for item in args.set or []:
+        argv += ["--set", item]
+    for item in args.env_set or []:
+        argv += ["--env-set", item]
+    if args.eval_every != 10:
+        argv += ["--eval-every", str(args.eval_every)]
+    if args.checkpoint_every != 50:
+        argv += ["--checkpoint-every", str(args.checkpoint_every)]
+    if args.devices != 1:
+        argv += ["--devices", str(args.devices)]
+    return shlex.join(argv)
+
+
 def cmd_train(args) -> int:
+    """`simlab train`: exit 0 on success (or when a resumed run is already complete), 2 for bad options or an
+    unusable run directory/checkpoint, 1 when training fails (diverged, disk full), 130 on Ctrl-C."""
+    from agents.checkpoint import CheckpointError
     from agents.registry import default_steps, make_agent
-    from agents.train import TrainOptions, train
+    from agents.run_log import RunDirectoryError
+    from agents.train import (NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted, TrainOptions,
+                              train)
     from envs.boundary import check_seed
     from engine import sharding
 
-    if args.devices > 1:
-        _declare_cpu_devices(args.devices)  # before anything starts JAX
+    out = None
+    steps = None
     try:
+        _check_train_options(args)
+        if args.devices > 1:
+            _declare_cpu_devices(args.devices)  # before anything starts JAX
         check_seed(args.seed)
         import envs
 
         envs.entry(args.env)
         overrides = _overrides(args)
-        steps = args.steps or default_steps(args.agent, args.env)
-        if steps < 1:
-            raise ValueError(f"--steps must be positive, got {steps}")
+        steps = args.steps
+        if steps is None and args.resume:
+            steps = _saved_total_steps(args.resume)
+        if steps is None:
+            steps = default_steps(args.agent, args.env)
         agent = make_agent(args.agent, args.env, overrides, total_steps=steps, env_kwargs=_env_kwargs(args))
         mesh = None
         if args.devices > 1:
@@ -122,10 +208,34 @@ def cmd_train(args) -> int:
         out = args.resume or args.out or f"runs/{args.agent}_{args.env}_s{args.seed}"
         result = train(agent, TrainOptions(total_steps=steps, seed=args.seed, out_dir=out, eval_every=args.eval_every,
                                            checkpoint_every=args.checkpoint_every, resume=args.resume,
-                                           progress=not args.no_progress, mesh=mesh))
-    except (ValueError, TypeError, KeyError) as err:
+                                           overwrite=args.overwrite, progress=not args.no_progress, mesh=mesh))
+    except RunComplete as done:
+        print(f"simlab train: {done}")
+        print(f"  {_resume_command(args, str(done.out_dir), max(2 * done.env_steps, 2 * (steps or 0)))}")
+        return 0
+    except TrainingInterrupted as stop:
+        if stop.checkpoint_step is not None:
+            print(f"\nsimlab train: interrupted at iteration {stop.iteration} ({stop.env_steps:,} env steps); saved "
+                  f"checkpoint step {stop.checkpoint_step} and learning_curve.png in {stop.out_dir}.\n"
+                  f"Resume with:\n  {_resume_command(args, str(stop.out_dir), steps)}", file=sys.stderr)
+        else:
+            print(f"\nsimlab train: interrupted at iteration {stop.iteration}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        resumable = out is not None and Path(out, "checkpoints").is_dir()
+        hint = (f"; the last checkpoint is intact. Resume with:\n  {_resume_command(args, out, steps)}"
+                if resumable and steps else "; nothing was saved by this run")
+        print(f"\nsimlab train: interrupted{hint}", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, KeyError, CheckpointError, RunDirectoryError) as err:
         print(f"simlab train: error: {err}", file=sys.stderr)
         return 2
+    except (NonFiniteTrainingError, RunWriteError) as err:
+        print(f"simlab train: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        print(f"simlab train: error: {err}", file=sys.stderr)
+        return 1
     last = result.history[-1]
     print(f"{args.agent} on {args.env}: eval return {last['eval_return']:.1f} ± {last['eval_return_std']:.1f} "
           f"after {last['env_steps']:,} steps in {last['wall_time_s']:.1f} s")

@@ -98,12 +98,17 @@ def _load_builtin() -> None:
 
 
 def algorithms() -> list[str]:
+    """Registered algorithm names, sorted."""
     _load_builtin()
     return sorted(_FACTORIES)
 
 
 def make_config(algo: str, env_name: str, overrides: dict[str, Any] | None = None):
-    """The config dataclass for `algo` on `env_name`: defaults, then `overrides`."""
+    """The config dataclass for `algo` on `env_name`: defaults, then `overrides`.
+
+    Raises ValueError for an unknown algorithm or field, and the config's own TypeError / ValueError
+    (naming field, value and valid range) for a bad value.
+    """
     _load_builtin()
     if algo not in _FACTORIES:
         raise ValueError(f"unknown agent {algo!r}; choose one of {algorithms()}")
@@ -117,12 +122,24 @@ def make_config(algo: str, env_name: str, overrides: dict[str, Any] | None = Non
 
 
 def default_steps(algo: str, env_name: str) -> int:
+    """The default `--steps` of `algo` on `env_name` (1M when not tuned)."""
     return DEFAULT_STEPS.get((algo, env_name), 1_000_000)
 
 
 def make_agent(algo: str, env_name: str, overrides: dict[str, Any] | None = None,
                total_steps: int | None = None, env_kwargs: dict[str, Any] | None = None):
-    """Builds agent `algo` for registered environment `env_name`."""
+    """Builds agent `algo` for registered environment `env_name`.
+
+    Everything is validated before anything is compiled: the config (field types and ranges, see
+    `agents.config_validation`), `env_kwargs` (reserved keys such as `num_envs`, and the environment's own
+    parameter types and ranges, see `envs.make`) and whether the learner can train the environment at all
+    (`agents.validation.check_trainable`: multi-agent and pixel environments are refused with what to use
+    instead). Raises ValueError or TypeError naming the problem.
+    """
+    from agents.validation import check_env_kwargs, check_trainable
+
+    check_env_kwargs(env_kwargs)
     config = make_config(algo, env_name, overrides)
+    check_trainable(algo, env_name, env_kwargs)
     factory, _ = _FACTORIES[algo]
     return factory(env_name, config, total_steps=total_steps, **(env_kwargs or {}))

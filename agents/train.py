@@ -7,6 +7,13 @@ An agent provides `init(key)`, `iteration(state) -> (state, metrics)`,
 `policy(state, deterministic)`, `steps_per_iteration`, `eval_env`, `config`,
 `name`, `env_name`, `env_kwargs`. The driver adds evaluation, logging, progress,
 checkpoints and resume, and optional data-parallel sharding over a device mesh.
+
+Run safety (issue 26): a run directory that already holds a run is never reused
+silently (`RunExistsError`; `overwrite=True` replaces it), one process at a time
+trains into it (`RunLock`), resume cuts the history back to the restored step and
+falls back past damaged checkpoints, Ctrl-C stops at the next iteration boundary
+with a checkpoint (`TrainingInterrupted`), and a non-finite loss or parameter
+stops training naming the iteration (`NonFiniteTrainingError`).
 """
 from __future__ import annotations
 
@@ -14,8 +21,10 @@ import dataclasses
 import json
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -24,11 +33,32 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from agents import checkpoint
+from agents import checkpoint, run_log
 from agents.evaluation import make_evaluator, summarize
-from agents.run_log import RunLog
+from agents.run_log import RunLock, RunLog
 from engine import sharding
 from engine.wrappers import set_batch_mesh
+
+
+MAX_STEPS = 2**31 - 1  # the agents' iteration and env-step counters are int32
+
+
+def check_count(name: str, value: Any, minimum: int, maximum: int | None = None, meaning: str = "") -> int:
+    """`value` as an int when it is an integer in `[minimum, maximum]` (None: no upper bound).
+
+    Raises TypeError for a non-integer (1.5, "10", True) and ValueError for one out of range, naming
+    the field, the value and the valid range, e.g.
+    `--eval-every = 0 is out of range: must be >= 1 (valid range [1, inf)); iterations between evaluations`.
+    """
+    suffix = f"; {meaning}" if meaning else ""
+    high = "inf)" if maximum is None else f"{maximum}]"
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} = {value!r} must be an integer (valid range [{minimum}, {high}){suffix}")
+    value = int(value)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum:,}"
+        raise ValueError(f"{name} = {value} is out of range: must be {bound} (valid range [{minimum}, {high}){suffix}")
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,13 +66,17 @@ class TrainOptions:
     """How long and how observably to train.
 
     Attributes:
-      total_steps: environment steps to train for (rounded up to whole iterations).
+      total_steps: environment steps to train for (rounded up to whole iterations); 1 to 2**31 - 1 (the
+        step counter is int32) unless `time_limit_s` bounds the run.
       seed: PRNG seed of the whole run.
       out_dir: run directory (metrics.csv, tensorboard/, checkpoints/, config.json, learning_curve.png);
-        None keeps nothing on disk.
-      eval_every: iterations between evaluations (and log rows); the last iteration is always evaluated.
-      checkpoint_every: iterations between checkpoints (0: only at the end); needs out_dir.
-      resume: a run directory to continue from (its config must match).
+        None keeps nothing on disk. A directory that already holds a run is refused (`RunExistsError`)
+        unless `resume` points at it or `overwrite` is set.
+      eval_every: iterations between evaluations (and log rows), >= 1; the last iteration is always evaluated.
+      checkpoint_every: iterations between checkpoints, >= 0 (0: only at the end); needs out_dir.
+      resume: a run directory to continue from (its config must match); its history is cut back to the
+        restored step, and damaged newer steps are skipped (and reported).
+      overwrite: delete the run already in `out_dir` (its files only) before starting a new one.
       progress: show a tqdm progress bar on stderr.
       mesh: a device mesh to shard the environment batch over (None: default device).
       time_limit_s: stop (after evaluating) at the first iteration that ends this many wall-clock seconds
@@ -50,6 +84,8 @@ class TrainOptions:
       clock_start: the `time.perf_counter()` reading that `wall_time_s` counts from (e.g. taken before the
         agent was built, so benches include its construction); None: just before the first iteration,
         after `agent.init`.
+
+    Invalid values raise ValueError/TypeError at construction, naming the field, the value and the range.
     """
 
     total_steps: int
@@ -62,13 +98,73 @@ class TrainOptions:
     mesh: Any = None
     time_limit_s: float | None = None
     clock_start: float | None = None
+    overwrite: bool = False
+
+    def __post_init__(self):
+        if self.time_limit_s is not None and not (isinstance(self.time_limit_s, (int, float)) and self.time_limit_s > 0):
+            raise ValueError(f"time_limit_s must be positive (or None for no limit), got {self.time_limit_s}")
+        check_count("total_steps", self.total_steps, 1, None if self.time_limit_s is not None else MAX_STEPS,
+                    "environment steps (the step counter is int32)")
+        check_count("eval_every", self.eval_every, 1, None, "iterations between evaluations")
+        check_count("checkpoint_every", self.checkpoint_every, 0, None,
+                    "iterations between checkpoints, 0 for only at the end")
+        if self.overwrite and self.resume:
+            raise ValueError("overwrite=True and resume contradict each other: resume continues the run in "
+                             "the directory, overwrite deletes it")
 
 
 @dataclasses.dataclass
 class TrainResult:
+    """What `train` returns: the final state, the rows logged in this call, the run directory, and the
+    checkpoint step a resumed run started from (None for a fresh run)."""
+
     state: Any
     history: list[dict[str, float]]
     out_dir: Path | None
+    resumed_from: int | None = None
+
+
+class RunComplete(Exception):
+    """`train(resume=...)` found the run already trained for `total_steps`: there is nothing to do.
+
+    Attributes: `out_dir`, `iteration` and `env_steps` (where the run stands) and `num_iterations`.
+    """
+
+    def __init__(self, message: str, out_dir: Path, iteration: int, env_steps: int, num_iterations: int):
+        super().__init__(message)
+        self.out_dir, self.iteration, self.env_steps, self.num_iterations = out_dir, iteration, env_steps, num_iterations
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped training at an iteration boundary, after saving a checkpoint.
+
+    Attributes: `iteration` and `env_steps` reached, `checkpoint_step` (None without out_dir),
+    `out_dir`, `state` and `history` (the rows logged in this call). A subclass of
+    KeyboardInterrupt, so code that does not catch it stops as on any Ctrl-C.
+    """
+
+    def __init__(self, iteration: int, env_steps: int, checkpoint_step: int | None, out_dir: Path | None,
+                 state: Any, history: list[dict[str, float]]):
+        where = f"; saved checkpoint step {checkpoint_step} in {out_dir}" if checkpoint_step is not None else ""
+        super().__init__(f"training interrupted at iteration {iteration} ({env_steps:,} env steps){where}")
+        self.iteration, self.env_steps, self.checkpoint_step = iteration, env_steps, checkpoint_step
+        self.out_dir, self.state, self.history = out_dir, state, history
+
+
+class NonFiniteTrainingError(FloatingPointError):
+    """A loss or parameter became NaN or infinite; training stopped without saving that state.
+
+    Attributes: `iteration` (where it was found), `names` (the non-finite losses or parameters) and
+    `last_checkpoint` (the newest good checkpoint step, or None).
+    """
+
+    def __init__(self, message: str, iteration: int, names: list[str], last_checkpoint: int | None):
+        super().__init__(message)
+        self.iteration, self.names, self.last_checkpoint = iteration, names, last_checkpoint
+
+
+class RunWriteError(OSError):
+    """Writing the run directory failed mid-run (e.g. no space left on device); earlier checkpoints are intact."""
 
 
 def run_config(agent, options: TrainOptions) -> dict[str, Any]:
@@ -79,9 +175,16 @@ def run_config(agent, options: TrainOptions) -> dict[str, Any]:
 
 def _write_json_atomic(path: Path, payload: dict) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def _check_resume_config(resume_dir: Path, expected: dict[str, Any]) -> None:
@@ -90,11 +193,13 @@ def _check_resume_config(resume_dir: Path, expected: dict[str, Any]) -> None:
         raise checkpoint.CheckpointError(f"{resume_dir} has no config.json; is it a simlab run directory?")
     try:
         saved = json.loads(path.read_text())
-    except json.JSONDecodeError as err:
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise checkpoint.CheckpointError(f"{path} is corrupt ({err})") from None
+    if not isinstance(saved, dict):
+        raise checkpoint.CheckpointError(f"{path} is corrupt (not a JSON object)")
     for key in ("agent", "env", "env_kwargs", "config", "seed"):
         if json.loads(json.dumps(saved.get(key))) != json.loads(json.dumps(expected[key])):
-            raise checkpoint.CheckpointError(
+            raise checkpoint.CheckpointMismatchError(
                 f"cannot resume {resume_dir}: its {key} is {saved.get(key)!r} but this run has {expected[key]!r}; "
                 "resume with the same agent, environment, seed and config")
 
@@ -106,25 +211,177 @@ def _shardings(state, mesh):
     return tree.replace(env_state=jax.tree_util.tree_map(lambda _: batch, state.env_state))
 
 
+def _num_iterations(options: TrainOptions, steps_per_iteration: int) -> int:
+    n = math.ceil(options.total_steps / steps_per_iteration)
+    if n * steps_per_iteration > MAX_STEPS:
+        if options.time_limit_s is None:
+            raise ValueError(
+                f"total_steps = {options.total_steps} rounds up to {n * steps_per_iteration:,} steps ({n:,} iterations "
+                f"of {steps_per_iteration:,}), beyond the int32 step counter's {MAX_STEPS:,} (valid range "
+                f"[1, {MAX_STEPS // steps_per_iteration * steps_per_iteration}] for this agent)")
+        n = MAX_STEPS // steps_per_iteration  # a time-limited run stops before the counter overflows
+    return n
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def _prepare_out_dir(out_dir: Path, in_place: bool, overwrite: bool) -> RunLock:
+    """Creates and locks `out_dir`; refuses one that holds a run unless resuming it or `overwrite`."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise run_log.RunDirectoryError(f"--out {out_dir} is a file, not a directory; pass a directory path "
+                                        "(it is created if missing)")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out_dir).acquire()
+    except run_log.RunDirectoryError:
+        raise
+    except OSError as err:
+        reason = err.strerror or str(err)
+        raise run_log.RunDirectoryError(f"cannot write to the run directory {out_dir}: {reason}; choose a "
+                                        "writable --out") from None
+    try:
+        if not in_place:
+            contents = run_log.run_contents(out_dir)
+            if contents and not overwrite:
+                raise run_log.RunExistsError(
+                    f"{out_dir} already holds a training run ({', '.join(contents)}). To continue it, pass "
+                    f"--resume {out_dir}; to keep it and start another, pass a new --out; to delete it and start "
+                    "again, pass --overwrite (Python: TrainOptions(resume=...) or overwrite=True)")
+            run_log.clear_run(out_dir)  # the previous run (with --overwrite) or files of one that never got going
+            if contents:
+                run_log.warn(f"--overwrite: deleted the previous run in {out_dir} ({', '.join(contents)})")
+    except BaseException as err:
+        lock.release()
+        if isinstance(err, OSError):
+            raise run_log.RunDirectoryError(f"cannot clear the run directory {out_dir}: {err}") from None
+        raise
+    return lock
+
+
+def _leaf_names(tree) -> list[tuple[str, Any]]:
+    out = []
+    for keypath, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        name = "/".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in keypath)
+        out.append((name, leaf))
+    return out
+
+
+def _nonfinite(state, metrics: dict[str, Any] | None) -> list[str]:
+    """Names of non-finite losses (in `metrics`) and parameters/optimizer values (in `state`), on the host."""
+    bad = []
+    for key, value in (metrics or {}).items():
+        if ("loss" in key or key == "grad_norm") and not math.isfinite(float(value)):
+            bad.append(f"{key} = {float(value)}")
+    skip = {"env_state", "replay", "key"}
+    fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)} if dataclasses.is_dataclass(state) \
+        else {"state": state}
+    learned = {k: v for k, v in fields.items() if k not in skip}
+    for name, leaf in _leaf_names(jax.device_get(learned)):
+        arr = np.asarray(leaf)
+        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
+            bad.append(f"{name} ({int(np.size(arr) - np.isfinite(arr).sum())} of {arr.size} values)")
+    return bad
+
+
+class _SigintToFlag:
+    """While active (main thread, default handler only), Ctrl-C sets `requested`; a second one aborts."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self) -> "_SigintToFlag":
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        print("\nsimlab: Ctrl-C: finishing this iteration, then saving a checkpoint "
+              "(press Ctrl-C again to stop at once without saving)", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+def _restore_for_resume(resume_dir: Path, state, in_place: bool, num_iterations: int):
+    """Restores the newest intact step (reporting skipped damaged ones); returns `(state, meta, step)`."""
+    if not checkpoint.steps(resume_dir) and in_place:
+        run_log.warn(f"{resume_dir} has no checkpoint yet (the run stopped before its first one); "
+                     "starting it again from iteration 0")
+        return state, {}, 0
+    restored = checkpoint.restore_checkpoint(resume_dir, state, fallback=True)
+    for err in restored.skipped:
+        where = ""
+        if in_place:
+            try:
+                where = f"; moved it to {checkpoint.quarantine(resume_dir, err.step)}"
+            except OSError as move_err:
+                raise checkpoint.CheckpointError(f"{err}; could not move it aside ({move_err}): delete that step "
+                                                 "directory and resume again") from None
+        run_log.warn(f"skipped damaged checkpoint step {err.step}: {err}{where}")
+    if restored.skipped:
+        run_log.warn(f"restored step {restored.step}, the newest intact checkpoint, instead of damaged step(s) "
+                     f"{', '.join(str(e.step) for e in restored.skipped)}")
+    return restored.state, restored.meta, restored.step
+
+
 def train(agent, options: TrainOptions) -> TrainResult:
-    """Trains `agent` for `options.total_steps`; returns the final state and the logged rows."""
-    if options.total_steps < 1:
-        raise ValueError(f"total_steps must be positive, got {options.total_steps}")
+    """Trains `agent` for `options.total_steps`; returns the final state and the logged rows.
+
+    Raises (besides ValueError/TypeError for bad options):
+      run_log.RunExistsError / RunLockedError / RunDirectoryError: out_dir holds a run (and neither
+        resume nor overwrite was given), another process trains into it, or it is not writable.
+      checkpoint.CheckpointError (and subclasses): the resumed run has no usable checkpoint or
+        belongs to another config.
+      RunComplete: the resumed run already trained `total_steps`.
+      TrainingInterrupted: Ctrl-C; a checkpoint of the iteration reached was saved first.
+      NonFiniteTrainingError: a loss or parameter became NaN/inf; the last good checkpoint is kept.
+      RunWriteError: a write failed mid-run (e.g. a full disk); earlier checkpoints are intact.
+    """
     if options.checkpoint_every and not options.out_dir:
         raise ValueError("checkpoint_every needs out_dir")
-    if options.time_limit_s is not None and not options.time_limit_s > 0:
-        raise ValueError(f"time_limit_s must be positive (or None for no limit), got {options.time_limit_s}")
     config = run_config(agent, options)
     out_dir = Path(options.out_dir) if options.out_dir else None
-    num_iterations = math.ceil(options.total_steps / agent.steps_per_iteration)
+    num_iterations = _num_iterations(options, agent.steps_per_iteration)
+    resume_dir = Path(options.resume) if options.resume else None
+    in_place = resume_dir is not None and out_dir is not None and _same_dir(resume_dir, out_dir)
+    lock = _prepare_out_dir(out_dir, in_place, options.overwrite) if out_dir is not None else None
+    try:
+        return _train(agent, options, config, out_dir, resume_dir, in_place, num_iterations)
+    finally:
+        if lock is not None:
+            lock.release()
 
+
+def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, resume_dir: Path | None,
+           in_place: bool, num_iterations: int) -> TrainResult:
     state = agent.init(jax.random.key(options.seed))
     wall_offset = 0.0
-    if options.resume:
-        resume_dir = Path(options.resume)
+    resumed_from = None
+    if resume_dir is not None:
         _check_resume_config(resume_dir, config)
-        state, meta = checkpoint.restore(resume_dir, state)
+        state, meta, resumed_from = _restore_for_resume(resume_dir, state, in_place, num_iterations)
         wall_offset = float(meta.get("wall_time_s", 0.0))
+        done, env_steps = int(state.iteration), int(state.env_steps)
+        if done >= num_iterations:
+            raise RunComplete(
+                f"{resume_dir} is already complete: it has trained {done:,} iterations ({env_steps:,} env steps) and "
+                f"this run asks for {num_iterations:,} ({options.total_steps:,} steps). To train it further, resume "
+                f"with a larger --steps, e.g. --steps {2 * max(env_steps, options.total_steps)}",
+                resume_dir, done, env_steps, num_iterations)
+        print(f"simlab: resuming {resume_dir} from checkpoint step {resumed_from} ({env_steps:,} env steps)",
+              file=sys.stderr, flush=True)
     iteration_fn = agent.iteration
     if options.mesh is not None:
         sharding.check_divisible(agent.config.num_envs, options.mesh)
@@ -138,11 +395,19 @@ def train(agent, options: TrainOptions) -> TrainResult:
 
     log = None
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        _write_json_atomic(out_dir / "config.json", config)
-        log = RunLog(out_dir)
+        try:
+            _write_json_atomic(out_dir / "config.json", config)
+            purge = int(state.env_steps) + 1 if resume_dir is not None else None
+            log = RunLog(out_dir, purge_step=purge)
+            if resume_dir is not None:
+                log.truncate(int(state.iteration))
+        except OSError as err:
+            if log is not None:
+                log.close()
+            raise RunWriteError(f"could not write the run directory {out_dir}: {err}") from None
     history: list[dict[str, float]] = []
     start_iteration = int(state.iteration)
+    last_checkpoint = resumed_from if resumed_from else None
     start_time = time.perf_counter() if options.clock_start is None else options.clock_start
     # Under a time limit the budget is wall-clock, so the bar counts steps without a (meaningless) total.
     bar_total = None if options.time_limit_s is not None else num_iterations * agent.steps_per_iteration
@@ -150,34 +415,94 @@ def train(agent, options: TrainOptions) -> TrainResult:
                unit="step", unit_scale=True, file=sys.stderr, disable=not options.progress,
                desc=f"{agent.name} {agent.env_name}")
     last_return = float("nan")
-    for it in range(start_iteration, num_iterations):
-        state, metrics = iteration(state)
-        bar.update(agent.steps_per_iteration)
-        out_of_time = False
-        if options.time_limit_s is not None:
-            jax.block_until_ready(state.iteration)  # the clock must see finished work, not dispatched work
-            out_of_time = time.perf_counter() - start_time >= options.time_limit_s
-        last_iter = it + 1 == num_iterations or out_of_time
-        if (it + 1) % options.eval_every == 0 or last_iter:
-            returns = summarize(evaluator(state, jax.random.fold_in(jax.random.key(options.seed + 1), it)))
-            metrics = jax.device_get(metrics)
-            last_return = returns["mean_return"]
-            row = {"iteration": it + 1, "env_steps": int(state.env_steps),
-                   "wall_time_s": wall_offset + time.perf_counter() - start_time,
-                   "eval_return": returns["mean_return"], "eval_return_std": returns["std_return"],
-                   **{k: float(v) for k, v in metrics.items()}}
-            history.append(row)
-            if log is not None:
-                log.log(row)
-            bar.set_postfix(eval_return=f"{last_return:.1f}", train_return=f"{float(metrics['train_return']):.1f}")
-        should_save = out_dir is not None and (last_iter or (options.checkpoint_every and (it + 1) % options.checkpoint_every == 0))
-        if should_save:
-            checkpoint.save(out_dir, it + 1, state,
-                            {"wall_time_s": wall_offset + time.perf_counter() - start_time, "env_steps": int(state.env_steps)})
-        if out_of_time:
-            break
+    interrupted_at = None
+
+    def write_failed(what: str, err: BaseException) -> RunWriteError:
+        kept = (f"the last checkpoint, step {last_checkpoint}, is intact; free some space and continue with "
+                f"--resume {out_dir}" if last_checkpoint else "no checkpoint was saved yet")
+        return RunWriteError(f"could not write {what}: {err}; {kept}")
+
+    def diverged(it: int, bad: list[str]) -> NonFiniteTrainingError:
+        kept = (f"the last good checkpoint, step {last_checkpoint}, is kept in {out_dir / 'checkpoints'}"
+                if last_checkpoint else "no checkpoint was saved before it")
+        return NonFiniteTrainingError(
+            f"training diverged at iteration {it} ({int(state.env_steps):,} env steps): {', '.join(bad[:3])}"
+            f"{' and more' if len(bad) > 3 else ''} not finite. Stopped without saving this state; {kept}. "
+            "Try a smaller learning_rate (or max_grad_norm) in a new run", it, bad, last_checkpoint)
+
+    try:
+        with _SigintToFlag() as interrupt:
+            for it in range(start_iteration, num_iterations):
+                state, metrics = iteration(state)
+                bar.update(agent.steps_per_iteration)
+                out_of_time = False
+                if options.time_limit_s is not None:
+                    jax.block_until_ready(state.iteration)  # the clock must see finished work, not dispatched work
+                    out_of_time = time.perf_counter() - start_time >= options.time_limit_s
+                last_iter = it + 1 == num_iterations or out_of_time
+                checked = False
+                if (it + 1) % options.eval_every == 0 or last_iter:
+                    metrics = jax.device_get(metrics)
+                    bad = _nonfinite(state, metrics)  # on the host, at log points: no branch inside jit
+                    if bad:
+                        raise diverged(it + 1, bad)
+                    checked = True
+                    returns = summarize(evaluator(state, jax.random.fold_in(jax.random.key(options.seed + 1), it)))
+                    last_return = returns["mean_return"]
+                    row = {"iteration": it + 1, "env_steps": int(state.env_steps),
+                           "wall_time_s": wall_offset + time.perf_counter() - start_time,
+                           "eval_return": returns["mean_return"], "eval_return_std": returns["std_return"],
+                           **{k: float(v) for k, v in metrics.items()}}
+                    history.append(row)
+                    if log is not None:
+                        try:
+                            log.log(row)
+                        except OSError as err:
+                            raise write_failed(f"{log.csv_path}", err) from None
+                    bar.set_postfix(eval_return=f"{last_return:.1f}", train_return=f"{float(metrics['train_return']):.1f}")
+                stop = interrupt.requested and not last_iter  # Ctrl-C during this iteration: save it and stop
+                should_save = out_dir is not None and (
+                    last_iter or stop or (options.checkpoint_every and (it + 1) % options.checkpoint_every == 0))
+                if should_save:
+                    if not checked:
+                        bad = _nonfinite(state, None)
+                        if bad:
+                            raise diverged(it + 1, bad)
+                    try:
+                        checkpoint.save(out_dir, it + 1, state, {"wall_time_s": wall_offset + time.perf_counter() - start_time,
+                                                                 "env_steps": int(state.env_steps)})
+                    except checkpoint.CheckpointWriteError as err:
+                        raise write_failed(f"checkpoint step {it + 1}", err.__cause__ or err) from None
+                    last_checkpoint = it + 1
+                if stop:
+                    interrupted_at = it + 1
+                    break
+                if out_of_time:
+                    break
+    except BaseException:
+        bar.close()
+        _finish(log, agent, quiet=True)
+        raise
     bar.close()
-    if log is not None:
-        log.plot(f"{agent.name.upper()} on {agent.env_name}")
-        log.close()
-    return TrainResult(state, history, out_dir)
+    _finish(log, agent, quiet=False)
+    if interrupted_at is not None:
+        raise TrainingInterrupted(interrupted_at, int(state.env_steps), last_checkpoint if out_dir else None,
+                                  out_dir, state, history)
+    return TrainResult(state, history, out_dir, resumed_from)
+
+
+def _finish(log: RunLog | None, agent, quiet: bool) -> None:
+    """Writes the learning-curve plot and closes the log; `quiet` drops errors (training already failed)."""
+    if log is None:
+        return
+    try:
+        try:
+            log.plot(f"{agent.name.upper()} on {agent.env_name}")
+        finally:
+            log.close()
+    except Exception as err:
+        if quiet:
+            return
+        if isinstance(err, OSError):
+            raise RunWriteError(f"could not write {log.out_dir / 'learning_curve.png'}: {err}") from None
+        raise

@@ -6,7 +6,10 @@ Both agents train in this process on `pendulum_balance` (Pendulum-v1 dynamics,
 started within 0.3 rad of upright) with their registry defaults and the same
 seeds; each is evaluated (64 deterministic episodes) every few iterations. The
 script reports the environment steps and wall-clock seconds each needs to reach
-`--threshold`, their ratio, and writes bench/results/apg_vs_ppo.json + .png.
+`--threshold`, their ratio, and writes OUT/apg_vs_ppo.json + .png.
+
+OUT is `--out DIR` (default ./simlab_results/apg_vs_ppo); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench import harness
+from bench import harness, output
 
 THRESHOLD = -50.0
 
@@ -26,7 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ppo-steps", type=int, default=500_000)
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="eval return that counts as solved")
     p.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (each agent runs every seed)")
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "apg_vs_ppo")
     p.add_argument("--json", action="store_true")
     return p
 
@@ -92,6 +95,9 @@ def plot(result: dict, path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "apg_vs_ppo", ['apg_vs_ppo.json', 'apg_vs_ppo.png'], "simlab bench apg_vs_ppo")
+    if args.out is None:
+        return 2
     result = run(args)
     json_path = harness.write_json(args.out / "apg_vs_ppo.json", result)
     png_path = plot(result, args.out / "apg_vs_ppo.png")

@@ -7,7 +7,10 @@ For each task (default `ant`, `halfcheetah`, `reacher`) this evaluates a uniform
 (`--episodes` full episodes), then trains PPO with its `agents/registry.py` defaults for the
 task's step budget (sized for about 5 minutes per task on a 2-core CPU, compilation included),
 evaluating the deterministic policy every few iterations. It writes
-bench/results/locomotion.json (curves, final and random returns) and locomotion.png.
+OUT/locomotion.json (curves, final and random returns) and locomotion.png.
+
+OUT is `--out DIR` (default ./simlab_results/locomotion); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ import json
 import time
 from pathlib import Path
 
-from bench import harness
+from bench import harness, output
 
 # Env steps per task: about 5 minutes each on the 2-core CPU this project is measured on.
 DEFAULT_STEPS = {"ant": 262_144, "halfcheetah": 524_288, "reacher": 1_024_000}
@@ -30,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="env steps per task (default: per-task budget)")
     p.add_argument("--episodes", type=int, default=16, help="evaluation episodes (random and trained)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "locomotion")
     p.add_argument("--json", action="store_true")
     return p
 
@@ -95,6 +98,9 @@ def plot(result: dict, path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "locomotion", ['locomotion.json', 'locomotion.png'], "simlab bench locomotion")
+    if args.out is None:
+        return 2
     names = harness.parse_name_list(args.envs)
     unknown = sorted(set(names) - set(DEFAULT_STEPS)) if args.steps is None else []
     if unknown:

@@ -8,7 +8,10 @@ iterations its deterministic policy is evaluated on `--episodes` fresh episodes,
 uniformly random policy is evaluated the same way once. The success metric is read at
 the last step of each episode: `success` (ball within 5 cm of the target for grasp,
 flange within 5 cm for ur5e; fraction of episodes) and `targets_reached` (targets
-reached in the episode; mean) for fetch. Writes bench/results/manipulation.json + .png.
+reached in the episode; mean) for fetch. Writes OUT/manipulation.json + .png.
+
+OUT is `--out DIR` (default ./simlab_results/manipulation); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from bench import harness
+from bench import harness, output
 
 METRIC = {"grasp": "success", "fetch": "targets_reached", "ur5e": "success"}
 
@@ -33,9 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=128, help="evaluation episodes (run in parallel)")
     p.add_argument("--eval-every", type=int, default=20, help="PPO iterations between evaluations")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "manipulation")
     p.add_argument("--merge", action="store_true",
-                   help="replace only these tasks in an existing manipulation.json (each task keeps its own run)")
+                   help="replace only these tasks in an existing OUT/manipulation.json (each task keeps its own run); "
+                        "implies --overwrite of manipulation.json and .png")
     p.add_argument("--json", action="store_true")
     return p
 
@@ -143,6 +147,12 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--envs: unknown task(s) {unknown}; choose from {sorted(METRIC)}")
     if args.minutes <= 0 or args.episodes < 1 or args.eval_every < 1:
         raise SystemExit("--minutes must be > 0, --episodes and --eval-every >= 1")
+    # --merge updates manipulation.json in place: it is the permission to replace it (and its plot).
+    args.overwrite = args.overwrite or args.merge
+    args.out = output.prepare_or_report(args, "manipulation", ["manipulation.json", "manipulation.png"],
+                                        "simlab bench manipulation")
+    if args.out is None:
+        return 2
     tasks = [bench_task(name, args) for name in names]
     previous = args.out / "manipulation.json"
     if args.merge and previous.exists():

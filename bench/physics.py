@@ -20,6 +20,9 @@ Measured per batch size, all at a 0.05 s control period on the same MJCF model
     process and `make_vec(..., vectorization_mode="async")` with 2 workers (batch-size independent).
 Compile time of each fused rollout is recorded. Writes `<out>/physics_<env>.json` and `.png`;
 `--json` prints the JSON. Timings on a shared machine are noisy: compare within one run.
+
+OUT is `--out DIR` (default ./simlab_results/physics); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -36,7 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm import tqdm
 
-from bench import harness
+from bench import harness, output
 from engine.batching import sharded_vmap
 
 CONTROL_DT = 0.05
@@ -59,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="CPU devices to shard ours over (default 0: one per core; 1: no sharding)")
     parser.add_argument("--mujoco-budget", type=float, default=5.0, help="seconds per MuJoCo C measurement")
     parser.add_argument("--quick", action="store_true", help="sizes 1,64,1024, short calls, one repeat")
-    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR, help="directory for JSON and PNG")
+    output.add_output_arguments(parser, "physics")
     parser.add_argument("--json", action="store_true", help="print the result JSON to stdout")
     return parser
 
@@ -234,6 +237,10 @@ def _best(rows_by_name: dict, i: int) -> float:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "physics", [f"physics_{args.env}.json", f"physics_{args.env}.png"],
+                                        "simlab bench physics")
+    if args.out is None:
+        return 2
     sizes = harness.parse_int_list("1,64,1024" if args.quick and args.num_envs == DEFAULT_SIZES else args.num_envs)
     if args.quick:
         args.repeats, args.mujoco_budget = 1, min(args.mujoco_budget, 2.0)

@@ -17,7 +17,8 @@ quotes the project's earlier measurement on this CPU: about 8 s per
 
 `--study` also times the full study (40 runs per policy, 2000 users, 300
 steps, all 80 runs as one program) and writes its utility/concentration plot.
-Writes bench/results/recsim.json and recsim.png (and recsim_ecosystem.png).
+Writes OUT/recsim.json and recsim.png (and recsim_ecosystem.png with --study); default OUT:
+./simlab_results/recsim, `--publish`: bench/results; existing files are kept unless `--overwrite`.
 """
 from __future__ import annotations
 
@@ -25,12 +26,11 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
 import jax
 import jax.numpy as jnp
 
-from bench import harness
+from bench import harness, output
 
 QUOTED_ANCHOR_SECONDS_PER_RUN = 8.0  # RecSim NG TF, 2000 users x 300 steps, this CPU (quoted)
 ANCHOR_USER_STEPS_PER_S = 2000 * 300 / QUOTED_ANCHOR_SECONDS_PER_RUN
@@ -62,20 +62,24 @@ def measure_throughput(num_users: int, repeats: int, seed: int = 0) -> dict:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m bench.recsim", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="simlab bench recsim", description=__doc__.split("\n")[0])
     parser.add_argument("--users", default="2000,20000,200000", help="comma-separated population sizes")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--study", action="store_true", help="also time the full 80-run ecosystem study")
     parser.add_argument("--study-runs", type=int, default=40, help="runs per policy for --study")
     parser.add_argument("--no-slate-rl", action="store_true",
                         help="skip training/evaluating the REINFORCE slate recommender")
-    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(parser, "recsim")
     parser.add_argument("--json", action="store_true", help="print the result JSON")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    files = ["recsim.json", "recsim.png"] + (["recsim_ecosystem.png"] if args.study else [])
+    args.out = output.prepare_or_report(args, "recsim", files, "simlab bench recsim")
+    if args.out is None:
+        return 2
     sizes = harness.parse_int_list(args.users)
     rows = []
     print(f"{'users':>8} {'steps':>6} {'ours user-steps/s':>18} {'anchor (quoted)':>16} {'ratio':>7}")
@@ -99,6 +103,7 @@ def main(argv=None) -> int:
 
         study = ecosystem.run_study(num_runs=args.study_runs)
         summary = study.summary()
+        args.out.mkdir(parents=True, exist_ok=True)
         plot = ecosystem.plot_study(study, str(args.out / "recsim_ecosystem.png"))
         result["study"] = {"runs_per_policy": args.study_runs, "users": 2000, "horizon": 300,
                            "seconds_all_runs": study.seconds, "compile_s": study.compile_seconds,

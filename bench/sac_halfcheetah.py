@@ -6,8 +6,11 @@
 Trains `agents.registry.BENCH_CONFIGS["sac_halfcheetah"]` (SAC with twin Q networks, automatic
 temperature and an on-device replay buffer) on `halfcheetah` (gymnasium v5 semantics on our engine),
 evaluating the deterministic policy every `--eval-every-steps`; the clock includes building the agent
-and XLA compilation. Writes bench/results/sac_halfcheetah.json and .png (return against minutes) and
+and XLA compilation. Writes OUT/sac_halfcheetah.json and .png (return against minutes) and
 prints the return at the end of the budget.
+
+OUT is `--out DIR` (default ./simlab_results/sac_halfcheetah); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import harness
+from bench import harness, output
 from bench.train import parse_overrides
 
 BENCH_CONFIG = "sac_halfcheetah"
@@ -31,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override one SAC setting (repeatable; JSON values)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "sac_halfcheetah")
     p.add_argument("--json", action="store_true", help="print the result JSON")
     return p
 
@@ -79,6 +82,9 @@ def plot(result: dict, path: Path) -> Path:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "sac_halfcheetah", ['sac_halfcheetah.json', 'sac_halfcheetah.png'], "simlab bench sac_halfcheetah")
+    if args.out is None:
+        return 2
     if not args.minutes > 0:
         print(f"--minutes must be positive, got {args.minutes}", file=sys.stderr)
         return 2

@@ -6,8 +6,11 @@ Loads the shipped parameters (`agents/sensory/params/`, produced by the
 `simlab sensory train` command recorded inside them), evaluates both agents in
 this process on 1000 episodes per condition (unshuffled, shuffled, re-shuffled
 every 25 steps, shuffled + 5 N(0, 0.1) noise channels), prints mean ± sd beside
-Tang & Ha (2021)'s Table, and writes bench/results/sensory.json + .png. Training
+Tang & Ha (2021)'s Table, and writes OUT/sensory.json + .png. Training
 time on this machine is read from the parameter files' metadata.
+
+OUT is `--out DIR` (default ./simlab_results/sensory); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import harness
+from bench import harness, output
 
 # Tang & Ha 2021, CartPoleSwingUpHarder (mean returns); None where the paper reports nothing.
 PAPER = {
@@ -44,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--task", default="cartpole_swingup")
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "sensory")
     return p
 
 
@@ -126,6 +129,9 @@ def plot(payload: dict, path: Path) -> Path:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "sensory", ['sensory.json', 'sensory.png'], "simlab bench sensory")
+    if args.out is None:
+        return 2
     if args.episodes < 1:
         raise SystemExit("--episodes must be >= 1")
     payload = run(args)

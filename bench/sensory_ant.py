@@ -8,8 +8,11 @@ after every 200 steps (`TASKS["ant"].shuffle_every`). Loads `agents/sensory/para
 (written by the `simlab sensory train ant ...` command recorded inside them) and the teacher's
 deterministic policy `ant_teacher.npz` (exported from the PPO run by this script, 64x64 tanh MLP plus
 its observation normaliser), runs `--episodes` 1000-step episodes per (agent, condition) and writes
-bench/results/sensory_ant.json and sensory_ant.png: the per-step reward (moving average) and the
+OUT/sensory_ant.json and sensory_ant.png: the per-step reward (moving average) and the
 cumulative return against time, with the shuffle events marked.
+
+OUT is `--out DIR` (default ./simlab_results/sensory_ant); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench import harness
+from bench import harness, output
 
 TASK = "ant"
 TEACHER_FILE = "ant_teacher.npz"
@@ -143,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--episodes", type=int, default=32, help="episodes per (agent, condition)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--teacher", default=None, help="PPO run dir to (re-)export the teacher from first")
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "sensory_ant")
     return p
 
 
@@ -245,6 +248,9 @@ def plot(payload: dict, path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "sensory_ant", ['sensory_ant.json', 'sensory_ant.png'], "python -m bench.sensory_ant")
+    if args.out is None:
+        return 2
     if args.episodes < 1:
         print("python -m bench.sensory_ant: error: --episodes must be >= 1", file=sys.stderr)
         return 2

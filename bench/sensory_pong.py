@@ -7,9 +7,12 @@ train pong` command stored inside it) and scores, over `--episodes` episodes of
 1000 steps each: the random policy, the scripted teacher (true state), and the
 agent unshuffled, shuffled, and shuffled with 10/30/50/70/100% of the 64
 patches shown (a new random subset every step; the same parameters throughout).
-Score = points for minus points against. Writes bench/results/sensory_pong.json
+Score = points for minus points against. Writes OUT/sensory_pong.json
 and .png (score against the fraction of patches shown, random and teacher lines), and
 sensory_pong_frames.png (one frame as the screen, as shuffled patches, with 30% shown).
+
+OUT is `--out DIR` (default ./simlab_results/sensory_pong); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -18,14 +21,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench import harness
+from bench import harness, output
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.sensory_pong", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="simlab bench sensory_pong", description=__doc__.split("\n")[0])
     p.add_argument("--episodes", type=int, default=100)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "sensory_pong")
     return p
 
 
@@ -135,6 +138,9 @@ def illustrate(path: Path, seed: int = 3) -> Path:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "sensory_pong", ['sensory_pong.json', 'sensory_pong.png', 'sensory_pong_frames.png'], "simlab bench sensory_pong")
+    if args.out is None:
+        return 2
     if args.episodes < 1:
         raise SystemExit("--episodes must be >= 1")
     payload = run(args)

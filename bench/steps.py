@@ -10,7 +10,8 @@ Measures, in one run:
     "vector_entry_point")` driven from Python with NumPy actions;
   * anchor: gymnasium's own JAX `phys2d/CartPole-v1` through `FunctionalJaxVectorEnv`
     (`make_vec(..., vectorization_mode="vector_entry_point")`), driven the same way.
-Writes bench/results/steps_<env>.json and .png; `--json` prints the JSON to stdout.
+Writes OUT/steps_<env>.json and .png (default OUT: ./simlab_results/steps; `--publish`:
+bench/results, the README's numbers; existing files are kept unless `--overwrite`); `--json` prints the JSON to stdout.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import gymnasium
 import numpy as np
 from tqdm import tqdm
 
-from bench import harness
+from bench import harness, output
 
 DEFAULT_SIZES = "1,16,256,1024,4096,16384"
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--anchor-budget", type=float, default=3.0,
                         help="seconds spent per size on each host-driven (gymnasium API) measurement")
     parser.add_argument("--no-anchor", action="store_true", help="skip the gymnasium API measurements")
-    parser.add_argument("--out", type=Path, default=harness.RESULTS_DIR, help="directory for JSON and PNG")
+    output.add_output_arguments(parser, "steps")
     parser.add_argument("--json", action="store_true", help="print the result JSON to stdout")
     return parser
 
@@ -135,6 +136,10 @@ def print_table(result: dict, file=sys.stdout) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.out = output.prepare_or_report(args, "steps", [f"steps_{args.env}.json", f"steps_{args.env}.png"],
+                                        "simlab bench steps")
+    if args.out is None:
+        return 2
     try:
         result = run(args)
     except (ValueError, KeyError) as err:

@@ -12,8 +12,11 @@ separate virtualenv with jax 0.9.2 and brax 0.14.2 (created on first use, see be
 The two never run at the same time. Both clocks include start-up and XLA compilation.
 
 It prints, for returns 1000/1500/2000/2500, the wall-clock time each side needed (interpolated
-between evaluations) and Brax's time over ours, and writes bench/results/train_ant.json and
+between evaluations) and Brax's time over ours, and writes OUT/train_ant.json and
 train_ant.png (eval return against wall-clock minutes, both curves, the target return dashed).
+
+OUT is `--out DIR` (default ./simlab_results/train); `--publish` writes the tracked bench/results/
+instead. Existing files are not replaced without `--overwrite` (bench/output.py).
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import brax_anchor, harness
+from bench import brax_anchor, harness, output
 from bench.curves import CurvePoint, comparison, format_table, parse_jsonl_curve, point_from_record
 
 THRESHOLDS = (1000.0, 1500.0, 2000.0, 2500.0)
@@ -51,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override one of our ant's options (repeatable; JSON values)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--target", type=float, default=TARGET_RETURN, help="the return the headline ratio is taken at")
-    p.add_argument("--out", type=Path, default=harness.RESULTS_DIR)
+    output.add_output_arguments(p, "train")
     p.add_argument("--json", action="store_true", help="print the result JSON (without curves)")
     return p
 
@@ -162,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.eval_every_steps < 1:
             raise ValueError(f"--eval-every-steps must be positive, got {args.eval_every_steps}")
         overrides, env_overrides = parse_overrides(args.set), parse_overrides(args.env_set)
+        files = ["train_ant.json", "train_ant.png"] + ([] if args.skip_brax or args.brax_json else ["train_ant_brax.jsonl"])
+        args.out = output.prepare_output(args, "train", files)
         brax_python = None
         reused = load_brax_curve(args.brax_json) if args.brax_json else None
         if not (args.skip_brax or reused):  # settle Brax's Python first: a broken one fails before any training

@@ -16,7 +16,9 @@ import inspect
 import re
 from typing import Any, Callable, Literal
 
+from engine import mujoco_log
 from engine.env import Env
+from envs import param_checks
 from engine.wrappers import wrap_for_training
 
 _DEFAULT = object()
@@ -130,17 +132,25 @@ def make(
 
     Raises:
       UnknownEnvironmentError: unknown `name` (lists close matches).
-      TypeError: an argument the environment does not accept.
+      TypeError: an argument the environment does not accept, or a value of the wrong type for it
+        (e.g. `gravity="abc"`; checked against the option's annotation, see `envs.param_checks`).
+      ValueError: a value out of range, e.g. a time step `dt <= 0` or `frame_skip < 1`.
+
+    MuJoCo's warnings while building the environment (e.g. deprecated attributes of an installed
+    model) are routed to Python's `warnings` instead of the terminal and `MUJOCO_LOG.TXT`.
     """
     spec = entry(name)
+    checked = param_checks.check_kwargs(name, spec.factory, kwargs)
     try:
-        env = spec.factory(**kwargs)
+        with mujoco_log.quiet_mujoco():
+            env = spec.factory(**kwargs)
     except TypeError as err:
         if "unexpected keyword" in str(err) or "unknown parameter" in str(err):
             raise TypeError(f"envs.make({name!r}): {err}") from None
         raise
     if not isinstance(env, Env):
         raise TypeError(f"factory of {name!r} returned {type(env).__name__}, not an engine.Env")
+    param_checks.check_constructed(name, env, kwargs, checked)
     if randomize is not None:
         from envs.randomization import DomainRandomization
 

@@ -1,6 +1,10 @@
 """Command line for recsim applications.
 
-    simlab recsim ecosystem --runs 40 [--users 2000 --horizon 300] [--json] [--plot PATH]
+    simlab recsim ecosystem --runs 40 [--users 2000 --horizon 300] [--json] [--out DIR | --publish] [--overwrite]
+
+`ecosystem` writes its plot to `--out DIR` (default ./simlab_results/recsim_ecosystem), or to the file
+`--plot PATH`; `--publish` writes the tracked bench/results/recsim_ecosystem.png instead. An existing
+plot is not replaced without `--overwrite`; nothing is written to the working directory itself.
 
 Wired into `simlab` through `add_subcommands(subparsers)`; also runnable as
 `python -m recsim.cli ecosystem ...`.
@@ -30,8 +34,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     eco.add_argument("--seed", type=int, default=0)
     eco.add_argument("--batch-size", type=_positive_int, default=None,
                      help="runs vmapped at once (default: all runs in one batch)")
-    eco.add_argument("--plot", default="recsim_ecosystem.png",
-                     help="PNG of utility and provider concentration over time ('' to skip)")
+    from bench import output
+
+    output.add_output_arguments(eco, "recsim_ecosystem", what="plot (recsim_ecosystem.png)")
+    eco.add_argument("--plot", default=None,
+                     help="exact PNG path of the utility and provider-concentration plot (default "
+                          "OUT/recsim_ecosystem.png; '' to skip the plot)")
     eco.add_argument("--json", action="store_true", help="print the summary as JSON")
     eco.set_defaults(recsim_handler=_ecosystem)
 
@@ -44,8 +52,35 @@ def add_subcommands(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+PLOT_NAME = "recsim_ecosystem.png"
+
+
+def _plot_path(args) -> str | None:
+    """Where `ecosystem` writes its plot (None: no plot); raises ValueError if it may not be written."""
+    from pathlib import Path
+
+    from bench import output
+
+    if args.plot == "":
+        return None
+    if args.plot is not None:
+        if args.publish or args.out is not None:
+            raise ValueError("--plot PATH names the file itself; do not combine it with --out or --publish")
+        path = Path(args.plot)
+        output.check_writable(path.parent, [path.name], overwrite=args.overwrite)
+        return str(path)
+    out = output.prepare_output(args, "recsim_ecosystem", [PLOT_NAME])
+    return str(out / PLOT_NAME)
+
+
 def _ecosystem(args) -> int:
     from recsim.apps import ecosystem
+
+    try:
+        plot_path = _plot_path(args)
+    except ValueError as err:
+        print(f"simlab recsim ecosystem: error: {err}", file=sys.stderr)
+        return 2
 
     result = ecosystem.run_study(seed=args.seed, num_runs=args.runs, num_users=args.users,
                                  horizon=args.horizon, num_docs=args.docs, batch_size=args.batch_size)
@@ -57,9 +92,9 @@ def _ecosystem(args) -> int:
     report["config"] = {"runs_per_policy": args.runs, "users": args.users, "horizon": args.horizon,
                         "docs": args.docs, "seed": args.seed}
     report["seconds"] = {"all_runs": result.seconds, "compile": result.compile_seconds}
-    if args.plot:
-        os.makedirs(os.path.dirname(os.path.abspath(args.plot)), exist_ok=True)
-        report["plot"] = ecosystem.plot_study(result, args.plot)
+    if plot_path:
+        os.makedirs(os.path.dirname(os.path.abspath(plot_path)), exist_ok=True)
+        report["plot"] = ecosystem.plot_study(result, plot_path)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -68,7 +103,7 @@ def _ecosystem(args) -> int:
             print(f"{policy:>15}: cumulative user utility {s['mean']:.2f} ± {s['stderr']:.2f} (s.e., "
                   f"{args.runs} runs); click HHI {s['hhi_start']:.4f} -> {s['hhi_end']:.4f}")
         print(f"{2 * args.runs} runs in {result.seconds:.1f} s (+ {result.compile_seconds:.1f} s compile)")
-        if args.plot:
+        if plot_path:
             print(f"plot: {report['plot']}")
     return 0
 
@@ -78,11 +113,16 @@ def run(args) -> int:
     return args.recsim_handler(args)
 
 
-def main(argv=None) -> int:
-    """`python -m recsim.cli APP ...`; returns the exit status."""
+def build_parser() -> argparse.ArgumentParser:
+    """The `simlab recsim` parser (one sub-command per application)."""
     parser = argparse.ArgumentParser(prog="simlab recsim", description=__doc__.splitlines()[0])
     _configure(parser)
-    return run(parser.parse_args(argv))
+    return parser
+
+
+def main(argv=None) -> int:
+    """`python -m recsim.cli APP ...`; returns the exit status."""
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from agents import networks
 from agents.actions import ActionScaler
 from agents.evaluation import mean_finished_return
 from engine.env import Env, State
+from agents.config_validation import AT_LEAST_ONE, DISCOUNT, POSITIVE, validate_config
 from engine.struct import pytree_dataclass
 
 
@@ -42,11 +43,15 @@ class APGConfig:
     eval_episodes: int = 16
 
     def __post_init__(self):
-        for name in ("num_envs", "horizon", "truncation_length", "eval_episodes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"APGConfig.{name} must be a positive int, got {value!r}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        validate_config(self, APG_RANGES, {"activation": sorted(networks.ACTIVATIONS)})
+
+
+# Valid ranges of APGConfig's numeric fields (agents/config_validation.py).
+APG_RANGES = {
+    "num_envs": AT_LEAST_ONE, "horizon": AT_LEAST_ONE, "truncation_length": AT_LEAST_ONE,
+    "eval_episodes": AT_LEAST_ONE, "learning_rate": POSITIVE, "max_grad_norm": POSITIVE,
+    "gamma": DISCOUNT, "reward_scale": POSITIVE,
+}
 
 
 @pytree_dataclass

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from agents.config_validation import NONNEGATIVE, POSITIVE, validate_config
 from agents.es.rollout import check_policy_fits
 from agents.evaluation import episode_length_of
 from agents.sensory.network import RecurrentPolicy
@@ -68,6 +69,7 @@ class BCConfig:
     ema: float = 0.0
 
     def __post_init__(self):
+        validate_config(self, {"learning_rate": POSITIVE, "grad_clip": POSITIVE, "lr_end": NONNEGATIVE})
         if self.num_episodes < 1 or self.updates_per_iteration < 1:
             raise ValueError("num_episodes and updates_per_iteration must be >= 1")
         if self.bptt_window < 0 or self.lr_decay_steps < 1:

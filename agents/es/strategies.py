@@ -20,6 +20,7 @@ import optax
 from evosax.algorithms import CMA_ES, PGPE, Open_ES
 from evosax.core.optimizer import clipup
 
+from agents.config_validation import POSITIVE, Interval, validate_config
 from engine.struct import pytree_dataclass
 
 STRATEGIES = ("cma_es", "open_es", "pgpe")
@@ -45,8 +46,8 @@ class ESConfig:
     def __post_init__(self):
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown ES strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
-        if self.population_size < 2:
-            raise ValueError(f"population_size must be >= 2, got {self.population_size}")
+        validate_config(self, {"population_size": Interval(2, None), "sigma_init": POSITIVE,
+                               "learning_rate": POSITIVE, "pgpe_max_speed": POSITIVE})
         if self.strategy != "cma_es" and self.population_size % 2:
             raise ValueError(f"{self.strategy} samples antithetic pairs: population_size must be even, "
                              f"got {self.population_size}")

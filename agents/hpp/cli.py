@@ -1,4 +1,9 @@
-"""`simlab rendezvous train` and `simlab rendezvous eval`."""
+"""`simlab rendezvous train` and `simlab rendezvous eval`.
+
+`eval` writes its JSON table and trajectory PNG to `--out DIR` (default ./simlab_results/rendezvous);
+`--publish` writes the tracked bench/results/ instead. Existing files are not replaced without
+`--overwrite` (the policy of bench/output.py).
+"""
 from __future__ import annotations
 
 import argparse
@@ -23,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="layout family: heldout (thin walls, default), blocks (large buildings), train")
     e.add_argument("--obstacles", type=int, default=10, help="obstacles per layout (default 10)")
     e.add_argument("--seed", type=int, default=0)
-    e.add_argument("--out", type=Path, default=Path("bench/results"))
+    from bench import output
+
+    output.add_output_arguments(e, "rendezvous", what="JSON table and trajectory PNG")
     e.add_argument("--json", action="store_true")
     return parser
 
@@ -76,7 +83,14 @@ def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt
     return path
 
 
+def _stem(args) -> str:
+    """File stem of `eval`'s outputs: `rendezvous` for the default setting, else one naming the setting."""
+    default = (args.agents, args.family, args.obstacles) == (3, "heldout", 10)
+    return "rendezvous" if default else f"rendezvous_{args.family}{args.obstacles}_k{args.agents}"
+
+
 def main(argv: list[str] | None = None) -> int:
+    """`simlab rendezvous ARGV...`; returns the exit status."""
     args = build_parser().parse_args(argv)
     from envs.boundary import check_seed
 
@@ -101,6 +115,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--episodes must be positive")
         if args.agents < 2 or args.obstacles < 0:
             raise ValueError("need --agents >= 2 and --obstacles >= 0")
+        from bench import output
+
+        stem = _stem(args)
+        args.out = output.prepare_output(args, "rendezvous", [f"{stem}.json", f"{stem}.png"])
         config = evaluate.EvalConfig(num_agents=args.agents, family=args.family, num_obstacles=args.obstacles)
         results = {m: evaluate.evaluate(m, args.episodes, args.seed, config) for m in methods}
     except (ValueError, RuntimeError) as err:
@@ -111,8 +129,6 @@ def main(argv: list[str] | None = None) -> int:
     from bench.harness import write_json
     from envs.navigation.rendezvous import Rendezvous
 
-    default = (args.agents, args.family, args.obstacles) == (3, "heldout", 10)
-    stem = "rendezvous" if default else f"rendezvous_{args.family}{args.obstacles}_k{args.agents}"
     write_json(args.out / f"{stem}.json", {"config": {"episodes": args.episodes, "agents": args.agents,
                                                       "family": args.family, "obstacles": args.obstacles,
                                                       "seed": args.seed}, "methods": table})

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import dataclasses
 
+from agents.config_validation import (AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, UNIT, Interval,
+                                      validate_config)
+from agents.networks import ACTIVATIONS
+
 
 @dataclasses.dataclass(frozen=True)
 class PPOConfig:
@@ -47,19 +51,18 @@ class PPOConfig:
     eval_episodes: int = 16
 
     def __post_init__(self):
-        positive = ["num_envs", "rollout_length", "epochs", "num_minibatches", "eval_episodes"]
-        for name in positive:
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"PPOConfig.{name} must be a positive int, got {value!r}")
+        validate_config(self, RANGES, {"lr_schedule": ("constant", "linear"), "activation": sorted(ACTIVATIONS)})
         batch = self.num_envs * self.rollout_length
         if batch % self.num_minibatches:
             raise ValueError(f"num_envs * rollout_length = {batch} must be divisible by num_minibatches="
                              f"{self.num_minibatches}")
-        if self.lr_schedule not in ("constant", "linear"):
-            raise ValueError(f"lr_schedule must be 'constant' or 'linear', got {self.lr_schedule!r}")
-        if not 0 < self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
-            raise ValueError(f"need 0 < gamma <= 1 and 0 <= gae_lambda <= 1, got {self.gamma}, {self.gae_lambda}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if self.value_hidden is not None:
-            object.__setattr__(self, "value_hidden", tuple(int(h) for h in self.value_hidden))
+
+
+# Valid ranges of the numeric fields (see agents/config_validation.py); value_clip_eps <= 0 disables value clipping.
+RANGES = {
+    "num_envs": AT_LEAST_ONE, "rollout_length": AT_LEAST_ONE, "epochs": AT_LEAST_ONE,
+    "num_minibatches": AT_LEAST_ONE, "eval_episodes": AT_LEAST_ONE,
+    "learning_rate": POSITIVE, "gamma": DISCOUNT, "gae_lambda": UNIT, "clip_eps": POSITIVE,
+    "value_clip_eps": Interval(), "entropy_coef": NONNEGATIVE, "value_coef": NONNEGATIVE,
+    "max_grad_norm": POSITIVE, "reward_scale": POSITIVE, "init_log_std": Interval(-5.0, 2.0),  # the policy clips log std to [-5, 2]
+}

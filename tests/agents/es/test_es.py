@@ -11,29 +11,20 @@ from agents.es.strategies import ESConfig, make_es
 from agents.evaluation import make_evaluator
 from agents.sensory.network import make_mlp_policy, make_sensory_policy
 from envs.transforms import with_observation_transforms
-
-TARGET = jnp.linspace(-1.0, 2.0, 12)
-
-
-def quadratic(population, key):
-    return -jnp.sum((population["w"] - TARGET) ** 2, axis=1) - jnp.sum(population["b"] ** 2, axis=1)
+from learning_cases import CASES, es_quadratic as quadratic
 
 
 @pytest.mark.parametrize("strategy", ["cma_es", "open_es", "pgpe"])
 def test_es_improves_a_quadratic(strategy):
-    template = {"w": jnp.zeros(12), "b": jnp.ones(3)}
-    es = make_es(quadratic, template, ESConfig(strategy=strategy, population_size=32, sigma_init=0.3,
-                                                learning_rate=0.05))
-    state = es.init(jax.random.key(0), template)
-    start = float(quadratic(jax.tree_util.tree_map(lambda x: x[None], es.mean_params(state)), None)[0])
+    """150 generations bring the search mean at least 20x closer to the optimum (fitness ratio <= 0.05).
 
-    @jax.jit
-    def run(state):
-        return jax.lax.scan(lambda s, _: es.generation(s), state, None, length=150)
-
-    state, metrics = run(state)
-    end = float(quadratic(jax.tree_util.tree_map(lambda x: x[None], es.mean_params(state)), None)[0])
-    assert start < -10.0 and end > 0.05 * start  # at least 20x closer to the optimum
+    Seeds 0-4 on a 2-core CPU, final / initial fitness: cma_es min 2.8e-13, mean 8.5e-13, max 1.8e-12;
+    open_es min 4.7e-6, mean 2.1e-5, max 3.8e-5; pgpe min 2.5e-4, mean 3.4e-4, max 4.0e-4.
+    """
+    case = CASES[f"es_quadratic_{strategy}"]
+    outcome = case.check(case.default_seed)
+    state, metrics = outcome["state"], outcome["metrics"]
+    assert outcome["start"] < -10.0
     assert int(state.generation) == 150 and float(state.best_fitness) >= float(metrics["fitness_max"][-1])
 
 
@@ -88,20 +79,16 @@ def test_population_fitness_is_the_mean_return_of_each_member(short_env):
         np.testing.assert_allclose(float(fitness[i]), float(single(member, jax.random.key(1)).mean()), rtol=1e-5)
 
 
-def test_behaviour_cloning_fits_a_teacher(short_env):
-    teacher_w = jnp.array([[0.5], [-0.3], [0.0], [0.8], [0.1]])
+def test_behaviour_cloning_fits_a_teacher():
+    """A student that also sees 3 noise channels clones a linear teacher: after 12 iterations its loss on
+    held-out teacher-driven episodes is <= 0.2 of the untrained student's.
 
-    def teacher(clean_obs):
-        return jnp.tanh(clean_obs @ teacher_w)
-
-    student = make_mlp_policy(5, 1, (16,))
-    env = with_observation_transforms(short_env, noise_channels=3)  # the student also sees noise channels
-    bc = make_behaviour_cloning([env], student, teacher, 5, BCConfig(num_episodes=8, learning_rate=1e-2,
-                                                                     updates_per_iteration=5))
-    state, losses = run_iterations(bc, student.init(jax.random.key(1)), 12)
-    assert losses[-1] < 0.2 * losses[0], losses
+    Seeds 0-4 on a 2-core CPU, held-out loss after / before: min 0.020, mean 0.027, max 0.042.
+    """
+    case = CASES["bc_noise_channels"]
+    outcome = case.check(case.default_seed)
     with pytest.raises(ValueError, match="env_index"):
-        bc.iteration(state, 1)
+        outcome["bc"].iteration(outcome["state"], 1)
 
 
 def test_truncated_bptt_with_a_full_window_matches_full_bptt(short_env):
@@ -122,15 +109,15 @@ def test_truncated_bptt_with_a_full_window_matches_full_bptt(short_env):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
 
-def test_truncated_bptt_fits_with_a_ragged_last_window(short_env):
-    """Windows that do not divide the episode (50 = 3 x 16 + 2) still fit a teacher."""
-    student = make_mlp_policy(5, 1, (16,))
-    teacher = lambda clean_obs: jnp.tanh(clean_obs @ jnp.array([[0.5], [-0.3], [0.0], [0.8], [0.1]]))  # noqa: E731
-    config = BCConfig(num_episodes=8, learning_rate=1e-2, updates_per_iteration=1, bptt_window=16,
-                      lr_end=1e-3, lr_decay_steps=40)
-    bc = make_behaviour_cloning([short_env], student, teacher, 5, config)
-    _, losses = run_iterations(bc, student.init(jax.random.key(1)), 10)
-    assert losses[-1] < 0.2 * losses[0], losses
+def test_truncated_bptt_fits_with_a_ragged_last_window():
+    """Windows that do not divide the episode (50 = 3 x 16 + 2) still fit a teacher: held-out loss after /
+    before training <= 0.2 (20 iterations, step size decaying by cosine over their 80 Adam steps).
+
+    Seeds 0-4 on a 2-core CPU: min 0.011, mean 0.027, max 0.045. (The earlier 10-iteration version,
+    judged by its last / first training loss, reached 0.19 on seed 3.)
+    """
+    case = CASES["bc_ragged_window"]
+    case.check(case.default_seed)
     with pytest.raises(ValueError, match="bptt_window"):
         BCConfig(bptt_window=-1)
 
@@ -174,22 +161,22 @@ def test_beta_min_floors_the_teacher_probability(short_env):
         BCConfig(beta_min=1.5)
 
 
-def test_aggregate_keeps_a_ring_of_past_batches_and_still_fits(short_env):
-    teacher = lambda clean_obs: jnp.tanh(clean_obs @ jnp.array([[0.5], [-0.3], [0.0], [0.8], [0.1]]))  # noqa: E731
-    student = make_mlp_policy(5, 1, (16,))
-    bc = make_behaviour_cloning([short_env], student, teacher, 5,
-                                BCConfig(num_episodes=4, learning_rate=1e-2, updates_per_iteration=3, aggregate=2))
-    _, records = run_iterations(bc, student.init(jax.random.key(1)), 12, lambda state, metrics: (
-        float(metrics["bc_loss"]), tuple(np.asarray(x) for x in state.replay[0])))
-    losses, snapshots = [r[0] for r in records], [r[1] for r in records]
+def test_aggregate_keeps_a_ring_of_past_batches_and_still_fits():
+    """With `aggregate=2` the ring keeps the last two batches, and the student still fits: held-out loss
+    after / before training <= 0.35.
+
+    Seeds 0-4 on a 2-core CPU: min 0.057, mean 0.088, max 0.162. (The earlier check, mean
+    training loss of the last 4 iterations / first 2, reached 0.348 on seed 2 against the same 0.35.)
+    """
+    case = CASES["bc_aggregate"]
+    snapshots = case.check(case.default_seed)["snapshots"]
     obs, _, alive, _, filled = snapshots[0]
-    assert filled.tolist() == [True, False] and alive[0].all() and np.abs(obs[0]).sum() > 0 and not obs[1].any()
+    assert filled.tolist() == [True, False] and np.abs(obs[0]).sum() > 0 and not obs[1].any()
+    assert alive[0][0].all() and not alive[1].any()  # slot 0: every episode starts; slot 1: empty
     assert snapshots[1][4].tolist() == [True, True]
     np.testing.assert_array_equal(snapshots[1][0][0], obs[0])          # slot 0 kept, slot 1 written
     assert not np.array_equal(snapshots[2][0][0], obs[0])               # the third batch overwrote slot 0
     np.testing.assert_array_equal(snapshots[2][0][1], snapshots[1][0][1])
-    # The reported loss is the last pass's, on a stored batch drawn at random: compare averages.
-    assert np.mean(losses[-4:]) < 0.35 * np.mean(losses[:2]), losses
     with pytest.raises(ValueError, match="aggregate"):
         BCConfig(aggregate=-1)
 

@@ -31,11 +31,14 @@ BENCHMARKS = {
     "recsim": ("bench.recsim", "recommender-ecosystem user-steps/s"),
     "apg_vs_ppo": ("bench.apg_vs_ppo", "sample efficiency of analytic policy gradients vs PPO"),
     "sensory": ("bench.sensory", "sensory-neuron vs MLP agents on shuffled and noisy observations"),
+    "sensory_ant": ("bench.sensory_ant", "Ant with shuffled observations: sensory-neuron agent vs its PPO teacher and an MLP"),
     "sensory_pong": ("bench.sensory_pong", "puzzle Pong: the pixel sensory agent vs fraction of patches shown"),
     "manipulation": ("bench.manipulation", "PPO success on grasp, fetch and ur5e against a random policy"),
     "locomotion": ("bench.locomotion", "PPO on ant, halfcheetah and reacher against a random policy"),
     "train": ("bench.train", "time to return 2000 on Ant: our PPO against Brax's PPO (jax-0.9.2 virtualenv)"),
     "sac_halfcheetah": ("bench.sac_halfcheetah", "SAC on HalfCheetah: return after a wall-clock budget (30 min)"),
+    "soak": ("bench.soak", "every single-agent env under random actions (non-finite counts) and RSS during PPO"),
+    "transfer": ("bench.transfer", "PPO trained on our ant/halfcheetah/hopper/walker2d, evaluated on gymnasium's MuJoCo v5 envs"),
 }
 
 

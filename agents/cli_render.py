@@ -117,7 +117,7 @@ def cmd_render(args) -> int:
         frames, fps = render_rollout(args.env, steps, args.seed, args.width, args.height, _policy(args, env))
         write_frames(frames, out, fps)
     except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as err:
-        print(f"simlab render: {err}", file=sys.stderr)
+        print(f"simlab render: error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {out} ({len(frames) if out.suffix.lower() != '.png' else 1} frame(s), {args.width}x{args.height})")
     return 0

@@ -141,6 +141,12 @@ def _check_train_options(args) -> None:
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite contradict each other: --resume continues the run in the "
                          "directory, --overwrite deletes it; pass one of them")
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ValueError(f"--out {args.out} is a file, not a directory; pass a directory path (it is created if "
+                         "missing)")
+    if args.resume and not os.path.isdir(args.resume):
+        raise ValueError(f"--resume {args.resume}: no such run directory; pass the --out directory of an earlier "
+                         "`simlab train` run")
     if args.resume and args.out and not _same_path(args.resume, args.out):
         raise ValueError(f"--resume {args.resume} continues that run in place; drop --out {args.out} "
                          "(or pass the same directory)")

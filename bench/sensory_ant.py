@@ -1,7 +1,7 @@
 """Ant with shuffled observations: the sensory-neuron agent against its PPO teacher and a same-budget MLP.
 
-    python -m bench.sensory_ant                      # from the shipped parameters
-    python -m bench.sensory_ant --teacher RUN_DIR    # also re-export the teacher from a `simlab train` run
+    simlab bench sensory_ant                      # from the shipped parameters (also: python -m bench.sensory_ant)
+    simlab bench sensory_ant --teacher RUN_DIR    # also re-export the teacher from a `simlab train` run
 
 The Ant observation (27 numbers: qpos[2:], qvel) is shuffled at reset and re-shuffled
 after every 200 steps (`TASKS["ant"].shuffle_every`). Loads `agents/sensory/params/ant_{sensory,mlp}.npz`
@@ -12,7 +12,9 @@ OUT/sensory_ant.json and sensory_ant.png: the per-step reward (moving average) a
 cumulative return against time, with the shuffle events marked.
 
 OUT is `--out DIR` (default ./simlab_results/sensory_ant); `--publish` writes the tracked bench/results/
-instead. Existing files are not replaced without `--overwrite` (bench/output.py).
+instead. With `--teacher`, the exported teacher goes to OUT/ant_teacher.npz and is the one evaluated;
+only `--publish` replaces the shipped agents/sensory/params/ant_teacher.npz. Existing files are not
+replaced without `--overwrite`, and a refusal comes before any work (bench/output.py).
 """
 from __future__ import annotations
 
@@ -142,10 +144,12 @@ def segment_means(rewards: np.ndarray, every: int) -> list[float]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m bench.sensory_ant", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="simlab bench sensory_ant", description=__doc__.split("\n")[0])
     p.add_argument("--episodes", type=int, default=32, help="episodes per (agent, condition)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--teacher", default=None, help="PPO run dir to (re-)export the teacher from first")
+    p.add_argument("--teacher", default=None,
+                   help=f"PPO run dir to (re-)export the teacher from first: writes OUT/{TEACHER_FILE} and evaluates "
+                        f"it (with --publish: replaces the shipped agents/sensory/params/{TEACHER_FILE})")
     output.add_output_arguments(p, "sensory_ant")
     return p
 
@@ -157,9 +161,10 @@ def run(args) -> dict:
     from bench.sensory import total_train_seconds, training_stages
 
     task = task_of(TASK)
+    teacher_file = getattr(args, "teacher_file", None) or teacher_path()
     if args.teacher:
-        print(f"exported the teacher to {export_teacher(args.teacher)}", file=sys.stderr)
-    teacher_act, teacher_meta = load_teacher()
+        print(f"exported the teacher to {export_teacher(args.teacher, teacher_file)}", file=sys.stderr)
+    teacher_act, teacher_meta = load_teacher(teacher_file)
     obs_size = task.base_env().observation_size
     agents = {"teacher": (teacher_policy(teacher_act, obs_size, task.action_size), {})}
     training = {}
@@ -203,7 +208,8 @@ def run(args) -> dict:
             "env_kwargs": dict(task.env_kwargs), "results": results,
             "sensory_shuffled_over_teacher": ratio, "acceptance": checks,
             "paper": {"teacher_fnn": 2700.0, "sensory_shuffled": 2576.0, "sensory_reshuffle_25": 2053.0},
-            "teacher": {"file": str(teacher_path().name), "env_steps": teacher_meta.get("env_steps"),
+            "teacher": {"file": str(teacher_file.name), "exported_now": bool(args.teacher),
+                        "env_steps": teacher_meta.get("env_steps"),
                         "run_config": teacher_meta.get("run_config"),
                         "metrics_tail": teacher_meta.get("metrics_tail")},
             "training": training, "curves_mean_reward_per_step": curves,
@@ -248,16 +254,30 @@ def plot(payload: dict, path: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.out = output.prepare_or_report(args, "sensory_ant", ['sensory_ant.json', 'sensory_ant.png'], "python -m bench.sensory_ant")
+    prog = "simlab bench sensory_ant"
+    args.out = output.prepare_or_report(args, "sensory_ant", ['sensory_ant.json', 'sensory_ant.png'], prog)
     if args.out is None:
         return 2
     if args.episodes < 1:
-        print("python -m bench.sensory_ant: error: --episodes must be >= 1", file=sys.stderr)
+        print(f"{prog}: error: --episodes must be >= 1", file=sys.stderr)
         return 2
+    args.teacher_file = None
+    if args.teacher:
+        # The exported teacher follows the same policy: OUT/ant_teacher.npz, the shipped file only with --publish.
+        teacher_dir = teacher_path().parent if args.publish else args.out
+        try:
+            output.check_writable(teacher_dir, [TEACHER_FILE], overwrite=args.overwrite or args.publish)
+        except ValueError as err:
+            print(f"{prog}: error: {err}", file=sys.stderr)
+            return 2
+        if not Path(args.teacher).is_dir():
+            print(f"{prog}: error: --teacher {args.teacher}: no such run directory", file=sys.stderr)
+            return 2
+        args.teacher_file = teacher_dir / TEACHER_FILE
     try:
         payload = run(args)
     except (ValueError, FileNotFoundError) as err:
-        print(f"python -m bench.sensory_ant: error: {err}", file=sys.stderr)
+        print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     json_path = harness.write_json(args.out / "sensory_ant.json", payload)
     png_path = plot(payload, args.out / "sensory_ant.png")

@@ -82,20 +82,31 @@ def make_sharded_rollout(env: Env, policy: Policy, num_steps: int, mesh: Mesh):
 
 
 def initialize_multihost(coordinator_address: str, num_processes: int, process_id: int,
-                         cpu_collectives: str | None = "gloo") -> None:
+                         cpu_collectives: str | None = "gloo", heartbeat_timeout_s: int | None = None) -> None:
     """Joins a multi-process (multi-host) JAX job via `jax.distributed.initialize`.
 
     Call once per process, before any other JAX call. On CPU, cross-process
     collectives need an implementation ("gloo"); on GPU/TPU pass None.
     Afterwards `make_mesh()` spans all processes' devices; feed each process's
     local slice of a global batch with `global_batch`.
+
+    When a process dies, the others block in their next collective until the
+    coordination service misses `heartbeat_timeout_s` seconds of its heartbeats
+    (None: JAX's default, 100 s); then they abort with an error naming the dead
+    task ("heartbeat timeout"). A smaller value detects a crash sooner but
+    tolerates shorter network stalls.
     """
     if not 0 <= process_id < num_processes:
         raise ValueError(f"process_id must be in [0, {num_processes}), got {process_id}")
+    kwargs = {}
+    if heartbeat_timeout_s is not None:
+        if isinstance(heartbeat_timeout_s, bool) or not isinstance(heartbeat_timeout_s, int) or heartbeat_timeout_s < 1:
+            raise ValueError(f"heartbeat_timeout_s must be an int >= 1 (seconds) or None, got {heartbeat_timeout_s!r}")
+        kwargs["heartbeat_timeout_seconds"] = heartbeat_timeout_s
     if cpu_collectives is not None:
         jax.config.update("jax_cpu_collectives_implementation", cpu_collectives)
     jax.distributed.initialize(coordinator_address=coordinator_address, num_processes=num_processes,
-                               process_id=process_id)
+                               process_id=process_id, **kwargs)
 
 
 def global_batch(local_tree, mesh: Mesh, batch_axis: int = 0):

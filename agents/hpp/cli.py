@@ -1,8 +1,11 @@
 """`simlab rendezvous train` and `simlab rendezvous eval`.
 
 `eval` writes its JSON table and trajectory PNG to `--out DIR` (default ./simlab_results/rendezvous);
-`--publish` writes the tracked bench/results/ instead. Existing files are not replaced without
-`--overwrite` (the policy of bench/output.py).
+`--publish` writes the tracked bench/results/ instead. `train` writes predictor.npz (and, with
+`--controller`, controller.npz and the controller's run directory controller_run/) to `--out DIR` (default
+./simlab_results/rendezvous_train); `--publish` replaces the shipped agents/hpp/assets/ instead. Existing
+files are not replaced without `--overwrite` (the policy of bench/output.py), and a refusal comes before
+any training.
 """
 from __future__ import annotations
 
@@ -17,9 +20,14 @@ import numpy as np
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simlab rendezvous", description="Decentralized multi-agent rendezvous (HPP)")
     sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("train", help="train the controller (optional) and the predictor; write agents/hpp/assets/")
+    t = sub.add_parser("train", help="train the controller (optional) and the predictor; write them to --out "
+                                     "(default ./simlab_results/rendezvous_train; --publish: agents/hpp/assets/)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--controller", action="store_true", help="also retrain the PPO controller (about 10 minutes)")
+    from agents.hpp import assets
+    from bench import output
+
+    output.add_output_arguments(t, "rendezvous_train", published=assets.ASSETS, what="trained parameter files")
     e = sub.add_parser("eval", help="evaluate methods on held-out layouts; JSON table and trajectory PNG")
     e.add_argument("--episodes", type=int, default=500)
     e.add_argument("--methods", default="hpp,straight_line,centroid,oracle,centroid_once")
@@ -83,6 +91,33 @@ def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt
     return path
 
 
+def _train(args) -> int:
+    """`simlab rendezvous train`: checks every output path first (exit 2 before any training), then trains."""
+    from agents.hpp import assets, training
+    from bench import output
+
+    files = ["predictor.npz"] + (["controller.npz"] if args.controller else [])
+    out = output.prepare_output(args, "rendezvous_train", files, published=assets.ASSETS)
+    run_dir = (output.default_out_dir("rendezvous_train") if args.publish else out) / "controller_run"
+    if args.controller and run_dir.exists() and any(run_dir.iterdir()) and not (args.overwrite or args.publish):
+        raise output.OutputExistsError(f"{run_dir} already holds a controller run; not replacing it. Pass "
+                                       "--overwrite to replace, or --out DIR to write elsewhere")
+    report = {}
+    controller = assets.CONTROLLER
+    if args.controller:
+        controller = out / "controller.npz"
+        if run_dir.exists() and (args.overwrite or args.publish):
+            import shutil
+
+            shutil.rmtree(run_dir)
+        report.update(training.train_controller(out_dir=str(run_dir), seed=args.seed, path=controller))
+    report["predictor"] = training.train_predictor(seed=args.seed, controller_path=controller,
+                                                   path=out / "predictor.npz")
+    print(json.dumps(report, indent=2))
+    print(f"wrote {', '.join(str(out / f) for f in files)}", file=sys.stderr)
+    return 0
+
+
 def _stem(args) -> str:
     """File stem of `eval`'s outputs: `rendezvous` for the default setting, else one naming the setting."""
     default = (args.agents, args.family, args.obstacles) == (3, "heldout", 10)
@@ -97,14 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         check_seed(args.seed)
         if args.command == "train":
-            from agents.hpp import training
-
-            report = {}
-            if args.controller:
-                report.update(training.train_controller(seed=args.seed))
-            report["predictor"] = training.train_predictor(seed=args.seed)
-            print(json.dumps(report, indent=2))
-            return 0
+            return _train(args)
         from agents.hpp import evaluate
 
         methods = [m.strip() for m in args.methods.split(",")]

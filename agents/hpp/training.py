@@ -16,21 +16,25 @@ CONTROLLER_STEPS = 3_000_000
 DATASET_SIZE = 65536
 
 
-def train_controller(out_dir: str = "runs/hpp_controller", seed: int = 0, steps: int = CONTROLLER_STEPS) -> dict:
-    """Trains the goal-reaching PPO controller and exports it to the shipped asset."""
+def train_controller(out_dir: str = "runs/hpp_controller", seed: int = 0, steps: int = CONTROLLER_STEPS,
+                     path=assets.CONTROLLER) -> dict:
+    """Trains the goal-reaching PPO controller (run directory `out_dir`) and exports it to `path` (default:
+    the shipped asset)."""
     from agents.registry import make_agent
     from agents.train import TrainOptions, train
 
     agent = make_agent("ppo", "goal_navigation", total_steps=steps)
     train(agent, TrainOptions(total_steps=steps, seed=seed, out_dir=out_dir, eval_every=20, checkpoint_every=100))
     command = f"simlab train goal_navigation --agent ppo --steps {steps} --seed {seed} --out {out_dir}"
-    export_controller(out_dir, meta={"command": command})
-    return {"controller_run": out_dir}
+    export_controller(out_dir, path=path, meta={"command": command})
+    return {"controller_run": str(out_dir), "controller": str(path)}
 
 
-def train_predictor(seed: int = 0, size: int = DATASET_SIZE, config: prediction.PredictionConfig = PREDICTION) -> dict:
-    """Fits the trajectory predictor on rollouts of the shipped controller; saves it; returns held-out errors."""
-    controller = load_controller()
+def train_predictor(seed: int = 0, size: int = DATASET_SIZE, config: prediction.PredictionConfig = PREDICTION,
+                    controller_path=assets.CONTROLLER, path=assets.PREDICTOR) -> dict:
+    """Fits the trajectory predictor on rollouts of the controller in `controller_path` (default: the shipped
+    one); saves it to `path` (default: the shipped asset); returns held-out errors."""
+    controller = load_controller(controller_path)
     env = GoalNavigation(family="train")
     key = jax.random.key(seed)
     x, y = prediction.make_dataset(env, controller, config, jax.random.fold_in(key, 0), size)
@@ -44,7 +48,7 @@ def train_predictor(seed: int = 0, size: int = DATASET_SIZE, config: prediction.
             "learned_error_m": float(prediction.mean_error(net.apply(params, xt), yt)),
             "straight_line_error_m": float(prediction.mean_error(prediction.straight_line(xt, config, test_env), yt)),
         }
-    assets.save_tree(assets.PREDICTOR, params, {"command": f"simlab rendezvous train --seed {seed}",
+    assets.save_tree(path, params, {"command": f"simlab rendezvous train --seed {seed}",
                                                 "config": dataclasses.asdict(config), "report": report})
     return report
 

@@ -7,7 +7,8 @@ Each pair kind produces a fixed number of points:
 
   plane-sphere 1, plane-capsule 2 (end caps), plane-box 8 (corners),
   plane-cylinder 8 (4 rim points per cap), sphere-sphere 1, sphere-capsule 1,
-  capsule-capsule 1 (closest points of the segments), sphere-box 1.
+  capsule-capsule 1 (closest points of the segments), sphere-box 1,
+  box-box 8 (`box_box`: MuJoCo's face-clipping / edge-edge contacts, masked).
 
 Normals point from the first geom of the pair (lower type) to the second.
 """
@@ -18,7 +19,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import kinematics
+from engine.physics import box_box, kinematics
 from engine.physics import math as pm
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
@@ -26,6 +27,7 @@ from engine.struct import pytree_dataclass
 POINTS_PER_PAIR = {
     (M.PLANE, M.SPHERE): 1, (M.PLANE, M.CAPSULE): 2, (M.PLANE, M.BOX): 8, (M.PLANE, M.CYLINDER): 8,
     (M.SPHERE, M.SPHERE): 1, (M.SPHERE, M.CAPSULE): 1, (M.CAPSULE, M.CAPSULE): 1, (M.SPHERE, M.BOX): 1,
+    (M.BOX, M.BOX): box_box.POINTS,
 }
 _BOX_CORNERS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], np.float32)
 _RIM = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], np.float32)
@@ -122,6 +124,19 @@ def _capsule_ends(pos, rot, size):
     return pos - half, pos + half
 
 
+def _box_box_penalty(pos1, rot1, size1, pos2, rot2, size2, margin):
+    """Box-box points for the penalty model: MuJoCo's contact set, with a look-ahead band.
+
+    Points up to a tenth of the smaller box's thinnest half-size beyond `margin` are kept with
+    their true distance, so the predictive activation of `contacts` sees them; slots without
+    a point report `box_box.UNUSED_DIST` (1 m, never active).
+    """
+    lookahead = 0.1 * jnp.minimum(jnp.min(size1, axis=1), jnp.min(size2, axis=1))
+    pos, normal, dist, _ = box_box.box_box(pos1, rot1, size1, pos2, rot2, size2, margin + lookahead)
+    n = pos.shape[0] * box_box.POINTS
+    return pos.reshape(n, 3), normal.reshape(n, 3), dist.reshape(n)
+
+
 def _contacts_for(kind, pos1, rot1, size1, pos2, rot2, size2):
     if kind[0] == M.PLANE:
         if kind[1] == M.SPHERE:
@@ -183,7 +198,11 @@ def collide(sys: M.System, kin: kinematics.Kinematics) -> Contact:
     for kind, g1, g2 in groups:
         p1, r1 = kinematics.geom_poses(sys, kin, g1)
         p2, r2 = kinematics.geom_poses(sys, kin, g2)
-        p, n, d = _contacts_for(kind, p1, r1, sys.geom_size[g1], p2, r2, sys.geom_size[g2])
+        if kind == (M.BOX, M.BOX):
+            margin = jnp.maximum(sys.geom_margin[g1], sys.geom_margin[g2])
+            p, n, d = _box_box_penalty(p1, r1, sys.geom_size[g1], p2, r2, sys.geom_size[g2], margin)
+        else:
+            p, n, d = _contacts_for(kind, p1, r1, sys.geom_size[g1], p2, r2, sys.geom_size[g2])
         pos.append(p)
         normal.append(n)
         dist.append(d)

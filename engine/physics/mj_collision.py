@@ -14,7 +14,8 @@ module adds what MuJoCo's constraint model needs of each point:
   * the pair's mixed parameters: friction (max per component; sliding, sliding,
     torsional, rolling, rolling), solref/solimp (mixed by solmix), condim (max).
 
-Capsule–capsule uses MuJoCo's clipping order for the closest points of the axes.
+Capsule–capsule uses MuJoCo's clipping order for the closest points of the axes; box–box is
+`box_box.box_box` (MuJoCo's separating-axis / face-clipping / edge-edge routine, 8 masked slots).
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import collision, kinematics
+from engine.physics import box_box, collision, kinematics
 from engine.physics import math as pm
 from engine.physics import model as M
 from engine.struct import pytree_dataclass
@@ -121,6 +122,11 @@ def _points(kind, p1, r1, s1, p2, r2, s2, margin):
         keep = near * (jnp.cumsum(near, axis=1) <= 4)
         return (pos.reshape(n * 8, 3), jnp.broadcast_to(normal[:, None], (n, 8, 3)).reshape(n * 8, 3),
                 dist.reshape(n * 8), None, keep.reshape(n * 8))
+    if kind == (M.BOX, M.BOX):
+        pos, normal, dist, valid = box_box.box_box(p1, r1, s1, p2, r2, s2, margin)
+        n = pos.shape[0] * box_box.POINTS
+        return (pos.reshape(n, 3), normal.reshape(n, 3), dist.reshape(n), None,
+                valid.reshape(n).astype(p1.dtype))
     if kind == (M.CAPSULE, M.CAPSULE):
         pos, normal, dist = _capsule_capsule(p1, r1, s1, p2, r2, s2)
         return pos, normal, dist, None, None

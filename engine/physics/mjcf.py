@@ -24,13 +24,14 @@ SOLVERS = ("mujoco", "penalty")
 # Pairs with a MuJoCo-compatible contact function (solver="mujoco").
 MUJOCO_PAIRS = {
     (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX),
-    (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE), (M.CAPSULE, M.CAPSULE),
+    (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE), (M.CAPSULE, M.CAPSULE), (M.BOX, M.BOX),
 }
 _GEOM_TYPE_NAMES = {int(v): k[len("mjGEOM_"):].lower() for k, v in mujoco.mjtGeom.__members__.items()}
 # Geometry pairs with a contact function (types sorted ascending).
 SUPPORTED_PAIRS = {
     (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX), (M.PLANE, M.CYLINDER),
     (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE), (M.CAPSULE, M.CAPSULE), (M.SPHERE, M.BOX),
+    (M.BOX, M.BOX),
 }
 
 IGNORED_FEATURES = (

@@ -102,3 +102,117 @@ def test_sensory_train_writes_outside_the_package_and_refuses_to_overwrite(tmp_p
     args.out_dir = tmp_path
     args.init_from = "pong"
     assert sensory_cli.init_file(args, "sensory") == PARAMS_DIR / "pong_sensory.npz"  # falls back to the shipped one
+
+
+def test_rendezvous_train_writes_to_out_and_refuses_existing_files_before_training(tmp_path, monkeypatch, capsys):
+    """`simlab rendezvous train` follows bench/output.py: default ./simlab_results/rendezvous_train, the shipped
+    agents/hpp/assets/ only with --publish, and existing files refused (exit 2) before any training."""
+    from agents.hpp import assets, training
+    from agents.hpp import cli as hpp_cli
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training started although the output was refused")
+
+    monkeypatch.setattr(training, "train_predictor", no_training)
+    monkeypatch.setattr(training, "train_controller", no_training)
+    parser = hpp_cli.build_parser()
+    assert output.resolve_out_dir(parser.parse_args(["train"]), "rendezvous_train", assets.ASSETS) == \
+        Path("simlab_results") / "rendezvous_train"
+    assert output.resolve_out_dir(parser.parse_args(["train", "--publish"]), "rendezvous_train",
+                                  assets.ASSETS) == assets.ASSETS
+    shipped = _digest(assets.ASSETS)
+    (tmp_path / "predictor.npz").write_bytes(b"mine")
+    assert cli.main(["rendezvous", "train", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "predictor.npz already exists" in err and "--overwrite" in err and err.count("error:") == 1
+    # With --controller the controller file and run directory are checked too.
+    (tmp_path / "predictor.npz").unlink()
+    (tmp_path / "controller.npz").write_bytes(b"mine")
+    assert cli.main(["rendezvous", "train", "--controller", "--out", str(tmp_path)]) == 2
+    assert "controller.npz already exists" in capsys.readouterr().err
+    (tmp_path / "controller.npz").unlink()
+    (tmp_path / "controller_run").mkdir()
+    (tmp_path / "controller_run" / "metrics.csv").write_text("iteration\n")
+    assert cli.main(["rendezvous", "train", "--controller", "--out", str(tmp_path)]) == 2
+    assert "already holds a controller run" in capsys.readouterr().err
+    assert cli.main(["rendezvous", "train", "--publish", "--out", str(tmp_path)]) == 2
+    assert "cannot be combined with --out" in capsys.readouterr().err
+    assert (tmp_path / "controller_run" / "metrics.csv").read_text() == "iteration\n"
+    assert _digest(assets.ASSETS) == shipped
+
+
+def test_rendezvous_train_passes_out_paths_to_training(tmp_path, monkeypatch, capsys):
+    """The trained files go to --out (the shipped assets are untouched); the predictor is fitted on the
+    controller trained in the same command."""
+    from agents.hpp import assets, training
+
+    calls = {}
+
+    def fake_controller(out_dir, seed, path):
+        calls["controller"] = (out_dir, seed, Path(path))
+        Path(path).write_bytes(b"controller")
+        return {"controller_run": out_dir}
+
+    def fake_predictor(seed, controller_path, path):
+        calls["predictor"] = (seed, Path(controller_path), Path(path))
+        Path(path).write_bytes(b"predictor")
+        return {"final_train_loss": 0.0}
+
+    monkeypatch.setattr(training, "train_controller", fake_controller)
+    monkeypatch.setattr(training, "train_predictor", fake_predictor)
+    shipped = _digest(assets.ASSETS)
+    assert cli.main(["rendezvous", "train", "--controller", "--seed", "4", "--out", str(tmp_path)]) == 0
+    assert calls["controller"] == (str(tmp_path / "controller_run"), 4, tmp_path / "controller.npz")
+    assert calls["predictor"] == (4, tmp_path / "controller.npz", tmp_path / "predictor.npz")
+    assert _digest(assets.ASSETS) == shipped
+    capsys.readouterr()
+    assert cli.main(["rendezvous", "train", "--out", str(tmp_path)]) == 2  # predictor.npz exists now
+    assert cli.main(["rendezvous", "train", "--out", str(tmp_path), "--overwrite"]) == 0
+    assert calls["predictor"] == (0, assets.CONTROLLER, tmp_path / "predictor.npz")
+
+
+def test_sensory_ant_teacher_export_goes_to_out_and_is_refused_before_work(tmp_path, monkeypatch, capsys):
+    """`simlab bench sensory_ant --teacher RUN` exports the teacher to OUT/ant_teacher.npz (the shipped
+    agents/sensory/params/ file only with --publish) and refuses existing files before any work."""
+    import bench.sensory_ant as sensory_ant
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started although the output was refused")
+
+    monkeypatch.setattr(sensory_ant, "run", no_work)
+    monkeypatch.chdir(tmp_path)
+    params_dir = sensory_ant.teacher_path().parent
+    shipped = _digest(params_dir)
+    run = tmp_path / "teacher_run"
+    run.mkdir()
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / sensory_ant.TEACHER_FILE).write_bytes(b"mine")
+    assert cli.main(["bench", "sensory_ant", "--teacher", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "ant_teacher.npz already exists" in err and "--overwrite" in err and "simlab bench sensory_ant: error:" in err
+    assert cli.main(["bench", "sensory_ant", "--teacher", str(tmp_path / "missing"), "--out",
+                     str(tmp_path / "new")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    assert (out / sensory_ant.TEACHER_FILE).read_bytes() == b"mine"
+    assert _digest(params_dir) == shipped
+    assert sorted(tmp_path.iterdir()) == sorted([run, out])  # nothing else written to the working directory
+
+
+def test_sensory_ant_exports_the_teacher_into_out(tmp_path, monkeypatch):
+    """Past the checks, the export target handed to `run` is OUT/ant_teacher.npz, not the package."""
+    import bench.sensory_ant as sensory_ant
+
+    seen = {}
+
+    def fake_run(args):
+        seen["teacher_file"] = args.teacher_file
+        raise ValueError("stop here")  # reported as a one-line error, exit 2
+
+    monkeypatch.setattr(sensory_ant, "run", fake_run)
+    run = tmp_path / "teacher_run"
+    run.mkdir()
+    assert cli.main(["bench", "sensory_ant", "--teacher", str(run), "--out", str(tmp_path / "o")]) == 2
+    assert seen["teacher_file"] == tmp_path / "o" / sensory_ant.TEACHER_FILE
+    assert cli.main(["bench", "sensory_ant", "--teacher", str(run), "--publish"]) == 2
+    assert seen["teacher_file"] == sensory_ant.teacher_path()

@@ -34,6 +34,9 @@ BOX_XML = """
 
 
 def _model_source(name: str):
+    """A model name of these tests, or an MJCF string as is."""
+    if name.lstrip().startswith("<"):
+        return name
     if name == "box":
         return BOX_XML
     if name == "humanoid":
@@ -76,7 +79,8 @@ def _normal_force_per_body(m, d) -> np.ndarray:
     return out
 
 
-def _agreement(name: str, n_states: int):
+def _agreement(name: str, n_states: int, seeds=(0,)):
+    """Per-state errors of one step vs `mj_step`: `n_states` states from each seeded trajectory."""
     source = _model_source(name)
     m = _mj_model(source)
     sys = physics.load_mjcf(source, solver="mujoco", iterations=8, dtype=jnp.float64)
@@ -85,7 +89,7 @@ def _agreement(name: str, n_states: int):
     body = np.asarray(sys.tree.geom_body)
     d = mujoco.MjData(m)
     qvel_err, qpos_err, force_err = [], [], []
-    for q, v, u, w in _trajectory(m, n_states):
+    for q, v, u, w in [s for seed in seeds for s in _trajectory(m, n_states, seed)]:
         d.qpos[:], d.qvel[:], d.ctrl[:], d.qacc_warmstart[:] = q, v, u, w
         mujoco.mj_forward(m, d)
         ref_force = _normal_force_per_body(m, d)
@@ -126,20 +130,30 @@ def test_one_step_agreement_200_states(name):
     assert np.sum(force_err >= 0.02) <= (1 if name == "ant" else 0), (name, np.sort(force_err)[-3:])
 
 
-@pytest.mark.slow
-def test_twenty_steps_stay_within_1e_3():
-    source = _model_source("half_cheetah")
+def _multistep_errors(name: str, states, steps: int = 20) -> np.ndarray:
+    """Max |qpos| error after `steps` consecutive steps (one `physics.step` of `steps` substeps) vs
+    `steps` `mj_step`s, from each `(qpos, qvel, ctrl, qacc_warmstart)` in `states` (float64)."""
+    source = _model_source(name)
     m = _mj_model(source)
     with jax.enable_x64(True):
-        sys = physics.load_mjcf(source, solver="mujoco", iterations=8, dtype=jnp.float64, substeps=20)
-        q, v, u, w = _trajectory(m, 3)[-1]
-        state = physics.init(sys, q, v).replace(qacc_warmstart=jnp.asarray(w))
-        out = jax.jit(physics.step)(sys, state, jnp.asarray(u))
+        sys = physics.load_mjcf(source, solver="mujoco", iterations=8, dtype=jnp.float64, substeps=steps)
+        run = jax.jit(physics.step)
         d = mujoco.MjData(m)
-        d.qpos[:], d.qvel[:], d.ctrl[:], d.qacc_warmstart[:] = q, v, u, w
-        for _ in range(20):
-            mujoco.mj_step(m, d)
-        assert np.max(np.abs(np.asarray(out.q) - d.qpos)) < 1e-3
+        errors = []
+        for q, v, u, w in states:
+            state = physics.init(sys, q, v).replace(qacc_warmstart=jnp.asarray(w))
+            out = run(sys, state, jnp.asarray(u))
+            d.qpos[:], d.qvel[:], d.ctrl[:], d.qacc_warmstart[:] = q, v, u, w
+            for _ in range(steps):
+                mujoco.mj_step(m, d)
+            errors.append(np.max(np.abs(np.asarray(out.q) - d.qpos)))
+    return np.array(errors)
+
+
+@pytest.mark.slow
+def test_twenty_steps_stay_within_1e_3():
+    states = _trajectory(_mj_model(_model_source("half_cheetah")), 3)[-1:]
+    assert _multistep_errors("half_cheetah", states).max() < 1e-3
 
 
 SLIDE_XML = """
@@ -181,12 +195,16 @@ def test_resting_box_does_not_drift():
     assert float(jnp.max(jnp.abs(state.qd))) < 1e-3
 
 
-def test_step_has_no_control_flow_primitives():
-    sys = physics.load_mjcf(asset_path("gymnasium", "hopper.xml"), solver="mujoco", substeps=4)
-    state = physics.init(sys, sys.qpos0, jnp.zeros(sys.nv))
+def assert_no_control_flow(sys) -> None:
+    """The jaxpr of `physics.step` on `sys` has no `cond`, `while` or `switch`."""
+    state = jax.eval_shape(lambda: physics.init(sys, sys.qpos0, jnp.zeros(sys.nv)))  # shapes suffice
     text = str(jax.make_jaxpr(physics.step)(sys, state, jnp.zeros(sys.nu)))
     for primitive in ("cond[", "while[", "switch["):
         assert primitive not in text
+
+
+def test_step_has_no_control_flow_primitives():
+    assert_no_control_flow(physics.load_mjcf(asset_path("gymnasium", "hopper.xml"), solver="mujoco", substeps=4))
 
 
 BALL_XML = """

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from engine.mujoco_log import quiet_mujoco
+from engine.physics import mjcf_checks
 from engine.physics import model as M
 
 SUPPORTED_GEOMS = (M.PLANE, M.SPHERE, M.CAPSULE, M.CYLINDER, M.BOX)
@@ -111,6 +112,8 @@ def _validate(m, solver: str = "penalty") -> None:
                          ("geom pos", m.geom_pos), ("joint range", m.jnt_range)):
         if not np.all(np.isfinite(values)):
             fail("<body>/<geom>/<joint>", name, "contains NaN or infinite values; give finite numbers")
+    mjcf_checks.check_finite(m)
+    mjcf_checks.check_signs(m)
     if solver == "mujoco":
         if m.opt.integrator == int(mujoco.mjtIntegrator.mjINT_IMPLICIT):
             fail("<option>", "integrator='implicit'", "use Euler, RK4 or implicitfast with solver='mujoco'")
@@ -255,6 +258,7 @@ def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations:
     _validate(m, solver)
     pairs = _candidate_pairs(m)
     _check_geoms(m, pairs, solver)
+    mjcf_checks.check_stability(m, pairs, solver, dtype)
 
     body_joints = tuple(
         tuple(range(m.body_jntadr[b], m.body_jntadr[b] + m.body_jntnum[b])) for b in range(m.nbody))

@@ -10,23 +10,21 @@ Value mutations keep the model's structure, so their 100-step rollout reuses one
 module fixture). Structural mutations (types, removed elements) change the compiled program; the default
 suite checks that they load or are refused clearly, and the `slow` deep run also steps them.
 
-Known failures of the property (the loader accepts a model whose state becomes non-finite) are listed in
-`KNOWN_NONFINITE` with a strict xfail test each; the fuzzer leaves those classes out so that it finds new
-ones: non-finite values of attributes `load_mjcf` does not check (`UNCHECKED_NON_FINITE`), a negative joint
-armature, finite values large enough to make the explicit step diverge (`DIVERGES_FROM`), and models whose
-geoms start more than `DEEP_PENETRATION` inside each other and then diverge. When engine/physics fixes a
-class, its xfail test passes and (strict) fails the suite: remove the entry and the exclusion then.
+Former failures of the property (the loader accepted a model whose state became non-finite: NaN/inf in
+attributes that were not checked, a negative armature, finite values large enough to make the step diverge,
+geoms starting deep inside each other) are now refused by `load_mjcf` (engine/physics/mjcf_checks.py);
+`FORMER_NONFINITE` pins each one to a ValueError naming the element, the attribute and the fix, and the
+fuzzers no longer leave those classes out.
 """
 from __future__ import annotations
 
-import math
 import re
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import assume, event, given, strategies as st
+from hypothesis import event, given, strategies as st
 
 from engine import physics
 from fuzz_settings import bounded, deep, jax_internal
@@ -58,36 +56,30 @@ ATTRIBUTES = [("option", "timestep"), ("option", "gravity"), ("ball", "pos"), ("
               ("hinge", "armature"), ("motor", "gear"), ("motor", "ctrlrange")]
 TOKENS = ["0", "-1", "nan", "inf", "-inf", "1e30", "-1e30", "1e-30", "abc", "", "1 2", "0 0 0", "-1 -1 -1",
           "nan nan nan", "1 nan 1", "0.5 0.5 0.5", "1e6", "100"]
-NON_FINITE = ("nan", "inf")
-
-# Attributes `load_mjcf` does not check for NaN/inf: a non-finite value there loads, and the state becomes
-# non-finite on the first steps. (Issue 26 item 7: "NaN positions are accepted"; positions are now checked.)
-UNCHECKED_NON_FINITE = {("option", "gravity"), ("hinge", "damping"), ("hinge", "axis"), ("hinge", "stiffness"),
-                        ("hinge", "armature"), ("motor", "gear"), ("ball_geom", "friction")}
-# Finite values that load but make the explicit (semi-implicit Euler, penalty contact) step diverge within
-# 100 steps: (attribute, smallest magnitude known to diverge). Values below it are fuzzed.
-DIVERGES_FROM = {("option", "timestep"): 1e6, ("ball_geom", "size"): 100.0, ("arm_geom", "size"): 100.0,
-                 ("motor", "gear"): 1e30, ("ball_geom", "friction"): 1e6, ("hinge", "stiffness"): 1e6}
-
-# A geom that starts more than this deep (m) inside another one (e.g. moved into the floor) gets a penalty
-# force that the explicit step cannot absorb: the state diverges (0.2 m deep stays finite, 0.4 m diverges).
-DEEP_PENETRATION = 0.25
-
-KNOWN_NONFINITE = [
-    pytest.param([(("option", "gravity"), "nan nan nan")], id="gravity-nan"),
-    pytest.param([(("hinge", "damping"), "nan")], id="joint-damping-nan"),
-    pytest.param([(("hinge", "damping"), "inf")], id="joint-damping-inf"),
-    pytest.param([(("hinge", "stiffness"), "inf")], id="joint-stiffness-inf"),
-    pytest.param([(("hinge", "armature"), "-1")], id="joint-armature-negative"),
-    pytest.param([(("hinge", "armature"), "nan")], id="joint-armature-nan"),
-    pytest.param([(("hinge", "axis"), "nan nan nan")], id="joint-axis-nan"),
-    pytest.param([(("motor", "gear"), "nan")], id="actuator-gear-nan"),
-    pytest.param([(("ball_geom", "friction"), "nan")], id="geom-friction-nan"),
-    pytest.param([(("option", "timestep"), "1e6")], id="timestep-1e6"),
-    pytest.param([(("ball_geom", "size"), "100")], id="sphere-size-100-in-floor"),
-    pytest.param([(("ball_geom", "pos"), "-1 -1 -1")], id="sphere-starts-0.6m-inside-floor"),
-    pytest.param([(("hinge", "stiffness"), "1e6")], id="joint-stiffness-1e6"),
-    pytest.param([(("ball_geom", "friction"), "1e6")], id="geom-friction-1e6"),
+# Each former non-finite mutant: (mutations, words its ValueError must contain).
+FORMER_NONFINITE = [
+    pytest.param([(("option", "gravity"), "nan nan nan")], ["<option>", "gravity", "nan", "finite"], id="gravity-nan"),
+    pytest.param([(("hinge", "damping"), "nan")], ["hinge", "damping", "nan", "finite"], id="joint-damping-nan"),
+    pytest.param([(("hinge", "damping"), "inf")], ["hinge", "damping", "inf", "finite"], id="joint-damping-inf"),
+    pytest.param([(("hinge", "stiffness"), "inf")], ["hinge", "stiffness", "inf", "finite"], id="joint-stiffness-inf"),
+    pytest.param([(("hinge", "armature"), "-1")], ["hinge", "armature", "-1", ">= 0"], id="joint-armature-negative"),
+    pytest.param([(("hinge", "armature"), "nan")], ["hinge", "armature", "nan", "finite"], id="joint-armature-nan"),
+    pytest.param([(("hinge", "axis"), "nan nan nan")], ["hinge", "axis", "nan", "finite"], id="joint-axis-nan"),
+    pytest.param([(("motor", "gear"), "nan")], ["motor", "gear", "nan", "finite"], id="actuator-gear-nan"),
+    pytest.param([(("ball_geom", "friction"), "nan")], ["ball_geom", "friction", "nan", "finite"],
+                 id="geom-friction-nan"),
+    pytest.param([(("option", "timestep"), "1e6")], ["ball_geom", "floor", "timestep", "1e+06", "condition number",
+                                                     "smaller timestep"], id="timestep-1e6"),
+    pytest.param([(("ball_geom", "size"), "100")], ["ball_geom", "floor", "99.5 m inside", "condition number",
+                                                    "move the geom"], id="sphere-size-100-in-floor"),
+    pytest.param([(("ball_geom", "pos"), "-1 -1 -1")], ["ball_geom", "floor", "0.6 m inside", "condition number",
+                                                        "move the geom"], id="sphere-starts-0.6m-inside-floor"),
+    pytest.param([(("hinge", "stiffness"), "1e6")], ["hinge", "stiffness", "1e+06", "omega·h", "lower the stiffness",
+                                                     "smaller timestep"], id="joint-stiffness-1e6"),
+    pytest.param([(("ball_geom", "friction"), "1e6")], ["ball_geom", "floor", "friction 1e+06", "condition number",
+                                                        "lower the friction"], id="geom-friction-1e6"),
+    pytest.param([(("motor", "gear"), "1e30")], ["motor", "gear", "1e+30", "overflow", "lower the gear"],
+                 id="actuator-gear-1e30"),
 ]
 
 
@@ -110,33 +102,6 @@ def remove(xml: str, element: str) -> str:
     if element in ("ball", "arm"):
         return re.sub(rf'\s*<body name="{element}".*?</body>', "", xml, count=1, flags=re.S)
     return re.sub(rf'\s*<\w+ name="{re.escape(element)}"[^>]*/>', "", xml, count=1)
-
-
-def _magnitude(token: str) -> float:
-    try:
-        return max(abs(float(t)) for t in token.split())
-    except ValueError:
-        return 0.0
-
-
-def known_nonfinite(mutations) -> bool:
-    """True if a mutation is of a class listed in `KNOWN_NONFINITE` (left out of the fuzzed examples)."""
-    for target, token in mutations:
-        parts = token.split()
-        if target in UNCHECKED_NON_FINITE and any(p.lstrip("-+") in NON_FINITE for p in parts):
-            return True
-        if target == ("hinge", "armature") and any(_is_negative(p) for p in parts):
-            return True
-        if target in DIVERGES_FROM and _magnitude(token) >= DIVERGES_FROM[target]:
-            return True
-    return False
-
-
-def _is_negative(text: str) -> bool:
-    try:
-        return float(text) < 0
-    except ValueError:
-        return False
 
 
 def _rollout(sys):
@@ -175,21 +140,15 @@ def _assert_finite(state, what) -> None:
     assert not bad, f"{what}: state non-finite after 100 steps in {bad}"
 
 
-def _step_property(rollout, xml, what, excuse_known: bool = True):
+def _step_property(rollout, xml, what):
     sys = _load_or_refuse(xml)
     if sys is None:
         event("refused")
         return
     try:
-        initial, state = rollout(sys)
+        _, state = rollout(sys)
     except Exception as err:  # noqa: BLE001 - the property: a loaded model must step
         pytest.fail(f"{what}: loaded, but stepping raised {type(err).__name__}: {err}")
-    finite = all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree_util.tree_leaves(state)
-                 if jnp.issubdtype(jnp.asarray(leaf).dtype, jnp.inexact))
-    depth = -float(np.min(np.asarray(initial.contact.dist), initial=np.inf))
-    if excuse_known and not finite and depth > DEEP_PENETRATION:
-        event("known: starts deeply interpenetrating, diverges")
-        return
     event("loaded and stepped")
     _assert_finite(state, what)
 
@@ -219,7 +178,6 @@ def _apply_structural(xml, mutation):
 
 
 def _value_property(rollout, mutations):
-    assume(not known_nonfinite(mutations))
     xml = BASE
     for (element, attribute), token in mutations:
         xml = mutate(xml, element, attribute, token)
@@ -262,15 +220,16 @@ def test_mjcf_structural_mutations_step_fuzz_deep(mutations):
     _step_property(jax.jit(_rollout), xml, f"mutations {mutations}")
 
 
-@pytest.mark.parametrize("mutations", KNOWN_NONFINITE)
-@pytest.mark.xfail(strict=True, reason="load_mjcf accepts this model but its state becomes non-finite within 100 "
-                                       "steps (engine/physics owns the fix: validate the attribute, or bound it); "
-                                       "see the issue 26 report")
-def test_known_nonfinite_mutants(rollout, mutations):
+@pytest.mark.parametrize(("mutations", "words"), FORMER_NONFINITE)
+def test_former_nonfinite_mutants_are_refused(mutations, words):
+    """Each former non-finite mutant is refused with a message naming the element, attribute, value and fix."""
     xml = BASE
     for (element, attribute), token in mutations:
         xml = mutate(xml, element, attribute, token)
-    _step_property(rollout, xml, f"mutations {mutations}", excuse_known=False)
+    with pytest.raises(ValueError) as info:
+        physics.load_mjcf(xml)
+    missing = [w for w in words if w not in str(info.value)]
+    assert not missing, f"message lacks {missing}: {info.value}"
 
 
 def test_mutate_helpers_change_the_model():
@@ -280,5 +239,3 @@ def test_mutate_helpers_change_the_model():
     assert 'mass="7"' in mutate(BASE, "arm_geom", "mass", "7")
     assert '<motor name="motor"' not in remove(BASE, "motor")
     assert 'name="ball_geom"' not in remove(BASE, "ball")
-    assert known_nonfinite([(("hinge", "damping"), "nan")]) and not known_nonfinite([(("hinge", "damping"), "2")])
-    assert math.isclose(_magnitude("1 -100 2"), 100.0)

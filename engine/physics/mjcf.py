@@ -238,7 +238,9 @@ def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations:
 
     Raises:
       ValueError: the model uses a feature we do not simulate (the message names
-        the element and attribute), or an argument is out of range.
+        the element and attribute), holds a NaN/inf or negative value, or has finite values
+        that make the step diverge (`mjcf_checks`: joint springs, penalty contact conditioning,
+        actuator overflow), or an argument is out of range.
       TypeError: `substeps` or `iterations` is not an integer.
       FileNotFoundError / IsADirectoryError: `source` is not an MJCF file.
     """

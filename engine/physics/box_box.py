@@ -169,7 +169,7 @@ def box_box(pos1, rot1, size1, pos2, rot2, size2, margin):
     """Box–box contacts of `n` pairs (world poses, rotation matrices with local axes as columns).
 
     Returns `(pos [n, 8, 3], normal [n, 8, 3], dist [n, 8], valid [n, 8] bool)`: MuJoCo's contacts in
-    the first slots (normal from box 1 to box 2); invalid slots hold finite placeholders (`dist` =
+    the first slots (normal from box 1 to box 2); invalid slots hold finite filler values, masked out by `valid` (`dist` =
     `UNUSED_DIST`).
     """
     dtype = pos1.dtype

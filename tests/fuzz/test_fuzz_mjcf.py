@@ -190,12 +190,18 @@ def test_mjcf_value_mutations_fuzz(rollout, mutations):
     _value_property(rollout, mutations)
 
 
-@bounded(40)
-@given(mutations=st.lists(structural, min_size=1, max_size=2))
-def test_mjcf_structural_mutations_load_or_refuse_fuzz(mutations):
+def _structural_xml(mutations) -> str:
+    """BASE with each structural mutation applied in order."""
     xml = BASE
     for mutation in mutations:
         xml = _apply_structural(xml, mutation)
+    return xml
+
+
+@bounded(40)
+@given(mutations=st.lists(structural, min_size=1, max_size=2))
+def test_mjcf_structural_mutations_load_or_refuse_fuzz(mutations):
+    xml = _structural_xml(mutations)
     sys = _load_or_refuse(xml)
     event("refused" if sys is None else "loaded")
     if sys is not None:
@@ -214,9 +220,7 @@ def test_mjcf_value_mutations_fuzz_deep(rollout, mutations):
 @given(mutations=st.lists(structural, min_size=1, max_size=2))
 def test_mjcf_structural_mutations_step_fuzz_deep(mutations):
     """Structural mutants (each a new compiled program, so few examples) are also stepped 100 times."""
-    xml = BASE
-    for mutation in mutations:
-        xml = _apply_structural(xml, mutation)
+    xml = _structural_xml(mutations)
     _step_property(jax.jit(_rollout), xml, f"mutations {mutations}")
 
 

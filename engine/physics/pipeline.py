@@ -119,9 +119,18 @@ def _check(sys: M.System, name: str, x, size: int) -> jax.Array:
 
 
 def init(sys: M.System, q, qd) -> State:
-    """State at positions `q` `[nq]` and velocities `qd` `[nv]` (no contact forces yet)."""
+    """State at positions `q` `[nq]` and velocities `qd` `[nv]` (no contact forces yet).
+
+    Shapes are checked here; the computation is one jitted program (compiled once per system
+    structure), so an un-jitted call costs one compilation rather than thousands of op-by-op ones.
+    """
     q = _check(sys, "q", q, sys.nq).astype(_dtype(sys))
     qd = _check(sys, "qd", qd, sys.nv).astype(_dtype(sys))
+    return _init(sys, q, qd)
+
+
+@jax.jit
+def _init(sys: M.System, q, qd) -> State:
     kin = kinematics.forward_kinematics(sys, q)
     return _observe(sys, q, qd, collision.collide(sys, kin))
 

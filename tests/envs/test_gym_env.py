@@ -8,7 +8,14 @@ import envs
 from envs.boundary import NonFiniteStateError
 
 
-@pytest.mark.parametrize("name", [n for n in envs.names() if envs.entry(n).gym])
+# Locomotion envs pass check_env in tests/envs/locomotion/test_locomotion.py. Each physics env's adapter
+# is a 15-60 s compile on CI's 2 cores, so fetch's and ur5e's run under `-m slow`.
+LOCOMOTION = {"ant", "halfcheetah", "humanoid", "hopper", "walker2d", "reacher"}
+CHECKED = [pytest.param(n, marks=pytest.mark.slow) if n in ("fetch", "ur5e") else n
+           for n in envs.names() if envs.entry(n).gym and n not in LOCOMOTION]
+
+
+@pytest.mark.parametrize("name", CHECKED)
 def test_check_env_passes(name):
     renders = envs.make(name).supports_rendering
     env = gymnasium.make(envs.entry(name).gym_id, render_mode="rgb_array" if renders else None)

@@ -65,7 +65,7 @@ def test_log_prob_equals_hand_computed_terms(small):
     got = float(jax.jit(runtime.log_prob)(traj))
     np.testing.assert_allclose(got, expected, rtol=1e-5)
     # deterministic fields score 0: the recommender and metrics terms are exactly zero
-    terms = runtime.log_prob_terms(traj)
+    terms = jax.jit(runtime.log_prob_terms)(traj)
     for name in ("slate", "metrics", "corpus_state", "recommender_state"):
         np.testing.assert_array_equal(np.asarray(terms[name]), 0.0)
 

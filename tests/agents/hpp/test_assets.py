@@ -10,9 +10,9 @@ from agents.hpp.training import PREDICTION, load_predictor
 
 def test_shipped_controller_and_predictor_load():
     controller = load_controller()
-    assert controller(jnp.zeros(67), jax.random.key(0)).shape == (2,)
+    assert jax.jit(controller)(jnp.zeros(67), jax.random.key(0)).shape == (2,)
     net, params = load_predictor()
-    offsets = net.apply(params, jnp.zeros((5, prediction.FEATURE_SIZE)))
+    offsets = jax.jit(net.apply)(params, jnp.zeros((5, prediction.FEATURE_SIZE)))
     assert offsets.shape == (5, PREDICTION.horizon, 2) and bool(jnp.all(jnp.isfinite(offsets)))
     _, meta = assets.load_tree(assets.PREDICTOR, params)
     report = meta["report"]  # written by `simlab rendezvous train`: held-out errors of the shipped predictor

@@ -10,7 +10,7 @@ from envs.navigation.rendezvous import Rendezvous
 
 def test_decode_observation_recovers_poses():
     env = Rendezvous(num_agents=3, team_noise=0.0, lidar_noise=0.0)
-    state = env.reset(jax.random.key(0))
+    state = jax.jit(env.reset)(jax.random.key(0))
     for i in range(3):
         scan, pose, team = planner.decode_observation(env, state.obs[i])
         np.testing.assert_allclose(pose[:2], state.sim.poses[i, :2], atol=1e-5)

@@ -221,8 +221,12 @@ BALL_XML = """
 """
 
 
+@pytest.mark.slow
 def test_gradient_through_100_steps_matches_finite_differences():
-    """d(final x)/d(initial x-velocity) of a ball rolling with friction, 100 steps."""
+    """d(final x)/d(initial x-velocity) of a ball rolling with friction, 100 steps.
+
+    Slow: tracing and compiling reverse mode through the Newton solve takes about 30 s on 2 cores. The
+    penalty mode's gradients are checked in the default suite (test_physics_gradients.py)."""
     with jax.enable_x64(True):
         sys = physics.load_mjcf(BALL_XML, solver="mujoco", dtype=jnp.float64)
         q0 = jnp.asarray(sys.qpos0).at[2].set(0.099)

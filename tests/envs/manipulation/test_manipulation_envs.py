@@ -53,7 +53,10 @@ def compiled(name: str) -> Compiled:
     return _COMPILED[name]
 
 
-@pytest.fixture(scope="module", params=NAMES)
+# Each compiled program costs 20-60 s per model on CI's 2 cores (ur5e's the most). The default suite runs the
+# batched tests on grasp; fetch's and ur5e's run under `-m slow` (the default suite keeps fetch's task logic and
+# both option checks, and bench/soak.py steps every model 10M times under random actions).
+@pytest.fixture(scope="module", params=[n if n == "grasp" else pytest.param(n, marks=pytest.mark.slow) for n in NAMES])
 def batch(request):
     return request.param, compiled(request.param)
 
@@ -112,6 +115,7 @@ def test_step_is_branch_free(batch):
     branchfree.assert_branch_free(b.step, state, jnp.zeros(b.env.action_spec.shape, jnp.float32))
 
 
+@pytest.mark.slow
 def test_ur5e_success_when_flange_on_target():
     b = compiled("ur5e")
     state = b.reset(jax.random.key(5))

@@ -36,7 +36,7 @@ def test_lidar_hits_a_known_box_at_the_analytic_distance():
 def test_robots_never_pass_through_obstacles(family):
     env = envs.make("rendezvous", family=family, num_obstacles=8, episode_length=None)
     batch = engine.VmapWrapper(env, 8)
-    state = batch.reset(jax.random.key(1))
+    state = jax.jit(batch.reset)(jax.random.key(1))
 
     def body(s, key):
         s = batch.step(s, jax.random.uniform(key, (8, 3, 2), minval=-1, maxval=1).at[..., 0].set(1.0))
@@ -49,28 +49,29 @@ def test_robots_never_pass_through_obstacles(family):
     path = jnp.concatenate([state.sim.poses[None, ..., :2], poses[..., :2]])  # [T+1, 16, 3, 2]
     alphas = jnp.linspace(0, 1, 5)
     seg = path[:-1, None] + alphas[None, :, None, None, None] * (path[1:] - path[:-1])[:, None]
-    sdf = jax.vmap(lambda pts, lay: jax.vmap(lambda p: world.signed_distance(cfg, lay, p))(pts.reshape(-1, 2)),
-                   in_axes=(2, 0))(seg, layouts)
+    sdf = jax.jit(jax.vmap(lambda pts, lay: jax.vmap(lambda p: world.signed_distance(cfg, lay, p))(pts.reshape(-1, 2)),
+                           in_axes=(2, 0)))(seg, layouts)
     assert float(sdf.min()) > 0.0  # robot centres never enter an obstacle
     positions = poses[..., :2].transpose(1, 0, 2, 3).reshape(8, -1, 2)  # [envs, T * agents, 2]
-    final = jax.vmap(lambda pts, lay: jax.vmap(lambda p: world.signed_distance(cfg, lay, p))(pts))(positions, layouts)
+    final = jax.jit(jax.vmap(lambda pts, lay: jax.vmap(lambda p: world.signed_distance(cfg, lay, p))(pts)))(
+        positions, layouts)
     assert float(final.min()) > env.robot.radius - 0.02  # discs keep (almost) their radius of clearance
 
 
 def test_reset_and_step_are_branch_free():
     for name in ("rendezvous", "goal_navigation"):
         env = envs.make(name, num_envs=4)
-        state = env.reset(jax.random.key(0))
+        state = jax.eval_shape(env.reset, jax.random.key(0))  # shapes suffice: nothing is executed
         engine.branchfree.assert_branch_free(env.reset, jax.random.key(0))
         engine.branchfree.assert_branch_free(env.step, state, jnp.zeros((4, *env.action_spec.shape)))
 
 
 def test_rendezvous_observations_rewards_and_success():
     env = envs.make("rendezvous", num_agents=3, num_obstacles=0)
-    state = env.reset(jax.random.key(0))
+    state = jax.jit(env.reset)(jax.random.key(0))
     assert state.obs.shape == (3, 64 + 4 + 4) and state.reward.shape == (3,)
     gathered = state.sim.poses.at[:, :2].set(jnp.array([[0.0, 0.0], [0.3, 0.0], [0.0, 0.3]]))
-    state = env.step(state.replace(sim=state.sim.replace(poses=gathered)), jnp.zeros((3, 2)))
+    state = jax.jit(env.step)(state.replace(sim=state.sim.replace(poses=gathered)), jnp.zeros((3, 2)))
     assert bool(state.terminated) and float(state.metrics["success"]) == 1.0
     np.testing.assert_allclose(state.reward, np.full(3, 10.0 - np.hypot(0.3, 0.3) * 0.1 / 5.0), rtol=1e-5)
     # teammate features: agent 0 sees agents 1 and 2 (noisy) at their positions / arena
@@ -111,17 +112,18 @@ def test_line_of_sight_and_the_success_test():
     # Two robots 0.8 m apart but on opposite sides of the wall have not met; with line_of_sight=False they have.
     for los, expected in ((True, False), (False, True)):
         env = envs.make("rendezvous", num_agents=2, num_obstacles=1, line_of_sight=los, episode_length=None)
-        state = env.reset(jax.random.key(0))
+        state = jax.jit(env.reset)(jax.random.key(0))
         sim = state.sim.replace(layout=wall, poses=jnp.array([[-0.4, 0.0, 0.0], [0.4, 0.0, 0.0]]))
-        assert bool(env.step(state.replace(sim=sim), jnp.zeros((2, 2))).terminated) == expected
+        assert bool(jax.jit(env.step)(state.replace(sim=sim), jnp.zeros((2, 2))).terminated) == expected
 
 
 def test_rendezvous_starts_are_mutually_reachable():
     # Dense large blocks often split the free space; every agent must be able to reach agent 0.
     env = envs.make("rendezvous", num_agents=3, num_obstacles=10, family="blocks", episode_length=None)
     states = jax.jit(jax.vmap(env.reset))(jax.random.split(jax.random.key(4), 32))
-    centres, lengths = jax.vmap(lambda lay, p: world.path_lengths(env.world, lay, p[:1, :2], env.robot.radius))(
-        states.sim.layout, states.sim.poses)
+    lengths_to_first = jax.jit(jax.vmap(
+        lambda lay, p: world.path_lengths(env.world, lay, p[:1, :2], env.robot.radius)))
+    centres, lengths = lengths_to_first(states.sim.layout, states.sim.poses)
     h = 2 * env.world.arena / 48
     index = np.clip(((np.asarray(states.sim.poses[..., :2]) + env.world.arena) / h).astype(int), 0, 47)
     flat = index[..., 0] * 48 + index[..., 1]  # [32, 3]
@@ -129,4 +131,4 @@ def test_rendezvous_starts_are_mutually_reachable():
     assert np.isfinite(reach).mean() > 0.95  # (the fallback keeps the best of 8 draws when none connects)
     unconnected = envs.make("rendezvous", num_agents=3, num_obstacles=10, family="blocks", connected_starts=False,
                             episode_length=None)
-    assert unconnected.reset(jax.random.key(0)).sim.poses.shape == (3, 3)
+    assert jax.jit(unconnected.reset)(jax.random.key(0)).sim.poses.shape == (3, 3)

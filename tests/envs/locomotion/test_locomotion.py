@@ -136,12 +136,16 @@ def test_same_key_same_trajectory_and_different_key_differs(single, name):
 
 @pytest.mark.parametrize("name", CHECK_ENV_NAMES)
 def test_gymnasium_adapter_passes_check_env(name):
-    env = gymnasium.make(SPEC[name][4])
-    check_env(env.unwrapped, skip_render_check=True)
+    renders = envs.make(name).supports_rendering
+    env = gymnasium.make(SPEC[name][4], render_mode="rgb_array" if renders else None)
+    check_env(env.unwrapped, skip_render_check=not renders)
     obs, _ = env.reset(seed=0)
     assert obs.shape == (SPEC[name][2],) and obs.dtype == np.float32
     _, reward, terminated, truncated, info = env.step(env.action_space.sample())
     assert type(reward) is float and "reward_ctrl" in info
+    if renders:
+        frame = env.render()
+        assert frame.ndim == 3 and frame.shape[2] == 3 and frame.dtype == np.uint8 and frame.std() > 0
 
 
 # ------------------------------------------------------------ gymnasium v5 semantics on the same state

@@ -44,17 +44,3 @@ if os.environ.get("SIMLAB_COMPILE_LOG"):
             f.write(f"{request.node.nodeid}\t{n}\t{total('jaxpr_trace_duration'):.2f}\t"
                     f"{total('jaxpr_to_mlir_module_duration'):.2f}\t{total('backend_compile_duration'):.2f}\n")
 
-
-@pytest.fixture(autouse=True)
-def _sigint_handler_is_left_as_found(request):
-    """A test that leaves another SIGINT handler behind would change how later tests see Ctrl-C
-    (agents/train.py only takes over Ctrl-C from Python's default handler): restore it and say which test."""
-    import signal
-    import warnings
-
-    before = signal.getsignal(signal.SIGINT)
-    yield
-    after = signal.getsignal(signal.SIGINT)
-    if after is not before:
-        signal.signal(signal.SIGINT, before)
-        warnings.warn(f"{request.node.nodeid} left SIGINT handler {after!r} (restored {before!r})")

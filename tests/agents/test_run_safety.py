@@ -299,9 +299,9 @@ def test_unusable_checkpoints_on_resume_are_one_line_errors(run_copy, capsys):
 def default_sigint():
     """Python's default Ctrl-C handling, unblocked, whatever earlier tests in this worker left behind.
 
-    `agents/train.py` takes Ctrl-C over only from the default handler. In one of three fresh-clone runs of
-    the suite these tests saw no interrupt at all: another test in the same xdist worker had replaced the
-    handler or blocked the signal. That is reported as a warning naming what was found."""
+    `agents/train.py` takes Ctrl-C over only from the default handler. A pytest started in the background by a
+    non-interactive shell (`nohup pytest &`, some CI runners) inherits SIGINT as ignored, and Python then
+    never installs its default handler: these tests saw no interrupt at all. What was found is reported."""
     handler = signal.getsignal(signal.SIGINT)
     blocked = signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, [])
     if handler is not signal.default_int_handler or blocked:

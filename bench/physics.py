@@ -17,7 +17,13 @@ Measured per batch size, all at a 0.05 s control period on the same MJCF model
     our lead is batching rather than the engine (mjx deadlocks on several CPU
     devices, see engine/batching.py);
   * MuJoCo C through gymnasium `Ant-v5`/`Humanoid-v5` (frame_skip giving 0.05 s), single
-    process and `make_vec(..., vectorization_mode="async")` with 2 workers (batch-size independent).
+    process and `make_vec(..., vectorization_mode="async")` with 2 workers (batch-size independent);
+  * our `solver="mujoco"` mode (MuJoCo's constraint dynamics, `--solvers`): `ours-mujoco` on the same
+    brax model with the Newton iteration count it declares (the model Brax's mjx pipeline steps), and
+    `ours-mujoco-v5` on gymnasium's `ant.xml` (RK4, `envs.locomotion.base.MUJOCO_ITERATIONS`), the
+    model EnvPool's `Ant-v5` steps;
+  * EnvPool `Ant-v5` (MuJoCo C in C++ threads, one per core, `envpool.make_gymnasium`, batch = all
+    envs; when `envpool` is installed).
 Compile time of each fused rollout is recorded. Writes `<out>/physics_<env>.json` and `.png`;
 `--json` prints the JSON. Timings on a shared machine are noisy: compare within one run.
 
@@ -61,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--devices", type=int, default=0,
                         help="CPU devices to shard ours over (default 0: one per core; 1: no sharding)")
     parser.add_argument("--mujoco-budget", type=float, default=5.0, help="seconds per MuJoCo C measurement")
+    parser.add_argument("--solvers", default="penalty,mujoco",
+                        help="our contact models to run (comma list of penalty, mujoco; default both)")
+    parser.add_argument("--no-envpool", action="store_true", help="skip EnvPool even if installed")
     parser.add_argument("--quick", action="store_true", help="sizes 1,64,1024, short calls, one repeat")
     output.add_output_arguments(parser, "physics")
     parser.add_argument("--json", action="store_true", help="print the result JSON to stdout")
@@ -80,10 +89,35 @@ def _mesh_for(num_envs: int, mesh):
     return mesh if mesh is not None and num_envs % mesh.devices.size == 0 else None
 
 
-def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours") -> list[dict]:
+def _gym_asset(env: str) -> str:
+    return os.fspath(importlib.resources.files("gymnasium") / "envs" / "mujoco" / "assets" / f"{env}.xml")
+
+
+def _load_ours(env: str, solver: str, model: str):
+    """Our System for `env` with `solver`; `model` "brax" (brax's asset) or "v5" (gymnasium's)."""
     from engine import physics
 
-    base = physics.load_mjcf(_asset(env))
+    if solver == "penalty":
+        return physics.load_mjcf(_asset(env))
+    import mujoco
+
+    from envs.locomotion.base import MUJOCO_ITERATIONS
+
+    path = _asset(env) if model == "brax" else _gym_asset(env)
+    # brax's models declare the iteration count that Brax's mjx pipeline uses; ours uses the same.
+    iterations = int(mujoco.MjModel.from_xml_path(path).opt.iterations) if model == "brax" else MUJOCO_ITERATIONS
+    return physics.load_mjcf(path, solver="mujoco", iterations=iterations)
+
+
+def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours", solver: str = "penalty",
+               model: str = "brax") -> list[dict] | dict:
+    from engine import physics
+
+    try:
+        base = _load_ours(env, solver, model)
+    except Exception as err:  # e.g. gymnasium's humanoid (tendons): reported, not fatal
+        progress.update(len(sizes))
+        return {"error": f"{type(err).__name__}: {err}"}
     substeps = max(1, int(round(CONTROL_DT / float(base.timestep))))
     sys_ = base.replace(timestep=jnp.float32(CONTROL_DT / substeps), substeps=substeps)
     q0 = sys_.qpos0
@@ -108,7 +142,46 @@ def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours") 
             return state, jnp.sum(state.x_pos[:, 1])
 
         rows.append(harness.time_compiled(rollout, state, jax.random.PRNGKey(1), n, steps, args.repeats))
-        rows[-1].update(substeps=substeps, devices=devices, chunk=chunk)
+        rows[-1].update(substeps=substeps, devices=devices, chunk=chunk, solver=solver, model=model)
+        if solver == "mujoco":
+            rows[-1]["iterations"] = int(sys_.mj.iterations)
+        progress.update(1)
+    return rows
+
+
+def envpool_sizes(env: str, sizes, args, progress) -> list[dict] | dict:
+    """EnvPool's `Ant-v5`/`Humanoid-v5` with one thread per core, uniform random actions."""
+    try:
+        import envpool
+    except ImportError as err:
+        progress.update(len(sizes))
+        return {"error": f"{type(err).__name__}: {err} (pip install envpool)"}
+    gym_id = GYM_IDS[env]
+    threads = os.cpu_count() or 1
+    rows = []
+    rng = np.random.default_rng(0)
+    for n in sizes:
+        progress.set_description(f"envpool {gym_id} n={n}")
+        try:
+            timestep = 0.01 if env == "ant" else 0.003
+            pool = envpool.make_gymnasium(gym_id, num_envs=n, batch_size=n, num_threads=min(threads, n), seed=0,
+                                          frame_skip=int(round(CONTROL_DT / timestep)))
+            frame_skip = int(pool.spec.config.frame_skip)
+            pool.reset()
+            low, high = pool.action_space.low, pool.action_space.high
+            actions = rng.uniform(low, high, (8, n) + low.shape).astype(np.float32)
+            calls = [0]
+
+            def step(pool=pool, actions=actions, calls=calls):
+                pool.step(actions[calls[0] % 8])
+                calls[0] += 1
+
+            row = harness.time_python_loop(step, n, 10 ** 7, args.mujoco_budget)
+            row.update(threads=min(threads, n), frame_skip=frame_skip, gym_id=gym_id)
+            rows.append(row)
+            pool.close()
+        except Exception as err:
+            rows.append({"num_envs": n, "error": f"{type(err).__name__}: {err}"})
         progress.update(1)
     return rows
 
@@ -184,33 +257,52 @@ def mujoco_gymnasium(env: str, args, progress) -> dict:
 
 
 def _cell(c: dict) -> str:
-    return f"{c['steps_per_s']:>10,.0f} ({c['compile_s']:>3.0f}s)" if "steps_per_s" in c else f"{'error':>16}"
+    if "steps_per_s" not in c:
+        return f"{'error':>16}"
+    if "compile_s" not in c:  # EnvPool: nothing to compile
+        return f"{c['steps_per_s']:>10,.0f}      "
+    return f"{c['steps_per_s']:>10,.0f} ({c['compile_s']:>3.0f}s)"
+
+
+def _rows(rows, n: int) -> list[dict]:
+    """A column's rows, or `n` error cells for a column that failed as a whole."""
+    return rows if isinstance(rows, list) else [{"error": rows.get("error")}] * n
 
 
 def _columns(result: dict) -> dict[str, list[dict]]:
-    cols = {"ours": result["ours"], "ours-1dev": result["ours_1dev"]}
+    n = len(result["sizes"])
+    cols = {}
+    for key, name in (("ours", "ours"), ("ours_1dev", "ours-1dev"), ("ours_mujoco", "ours-mujoco"),
+                      ("ours_mujoco_v5", "ours-mujoco-v5")):
+        if result.get(key) is not None:
+            cols[name] = _rows(result[key], n)
     for group, suffix in (("brax", ""), ("brax_batched", "+our-batching")):
         for p, rows in result[group].items():
-            cols[f"brax-{p}{suffix}"] = rows if isinstance(rows, list) else [{"error": rows.get("error")}] * len(result["ours"])
+            cols[f"brax-{p}{suffix}"] = _rows(rows, n)
+    if result.get("envpool") is not None:
+        cols["envpool"] = _rows(result["envpool"], n)
     return cols
 
 
 def _table(result: dict) -> str:
     cols = _columns(result)
     names = list(cols)
+    ratio_names = ["ours/best-brax", "ours/best-brax+ob", "ours/mujoco2", "mujoco/brax-mjx", "mujoco/brax-spring",
+                   "mujoco-v5/envpool"]
+    ratio_keys = ["ours_over_best_brax", "ours_over_best_brax_with_our_batching", "ours_over_mujoco_async2",
+                  "ours_mujoco_over_brax_mjx", "ours_mujoco_over_brax_spring", "ours_mujoco_v5_over_envpool"]
     lines = ["  ".join([f"{'num_envs':>8}"] + [f"{n:>18}" for n in names]
-                       + [f"{'mujoco-1':>10}", f"{'mujoco-async2':>14}", f"{'ours/best-brax':>15}",
-                          f"{'ours/best-brax+ob':>18}", f"{'ours/mujoco2':>13}"])]
+                       + [f"{'mujoco-1':>10}", f"{'mujoco-async2':>14}"] + [f"{n:>18}" for n in ratio_names])]
     mj = result["mujoco"]
     for i, ratio in enumerate(result["ratios"]):
         cells = [f"{_cell(cols[n][i]):>18}" for n in names]
         lines.append("  ".join([f"{ratio['num_envs']:>8}"] + cells
-                               + [f"{mj['single']['steps_per_s']:>10,.0f}", f"{mj['async2']['steps_per_s']:>14,.0f}",
-                                  f"{ratio['ours_over_best_brax']:>15.2f}",
-                                  f"{ratio['ours_over_best_brax_with_our_batching']:>18.2f}",
-                                  f"{ratio['ours_over_mujoco_async2']:>13.2f}"]))
+                               + [f"{mj['single']['steps_per_s']:>10,.0f}", f"{mj['async2']['steps_per_s']:>14,.0f}"]
+                               + [f"{ratio[k]:>18.2f}" for k in ratio_keys]))
     lines.append("cells: env-steps/s (jit compile time); control dt 0.05 s everywhere. best-brax: Brax pipelines as "
-                 "shipped; best-brax+ob: also Brax given our chunked, sharded batching")
+                 "shipped; best-brax+ob: also Brax given our chunked, sharded batching. ours: penalty contacts; "
+                 "ours-mujoco: solver='mujoco' on the same brax model (vs brax-mjx); ours-mujoco-v5: solver='mujoco' "
+                 "on gymnasium's model (vs envpool Ant-v5)")
     return "\n".join(lines)
 
 
@@ -235,6 +327,13 @@ def _best(rows_by_name: dict, i: int) -> float:
     return max(rates) if rates else float("nan")
 
 
+def _rate(rows, i: int) -> float:
+    """steps/s of row `i` of a column, NaN where it failed or did not run."""
+    if isinstance(rows, list) and "steps_per_s" in rows[i]:
+        return rows[i]["steps_per_s"]
+    return float("nan")
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     args.out = output.prepare_or_report(args, "physics", [f"physics_{args.env}.json", f"physics_{args.env}.png"],
@@ -255,10 +354,22 @@ def main(argv=None) -> int:
     from engine.sharding import make_mesh
 
     mesh = make_mesh(jax.local_devices()[:num_devices]) if num_devices > 1 else None
-    total = len(sizes) * (2 + len(pipelines) + len(batched)) + 2
+    solvers = [x for x in args.solvers.split(",") if x]
+    if not solvers or set(solvers) - {"penalty", "mujoco"}:
+        raise ValueError(f"--solvers takes a comma list of penalty, mujoco; got {args.solvers!r}")
+    ours_columns = 2 * ("penalty" in solvers) + (1 + (args.env == "ant")) * ("mujoco" in solvers)
+    total = len(sizes) * (ours_columns + len(pipelines) + len(batched) + (not args.no_envpool)) + 2
+    skipped = {"error": "not run (--solvers)"}
     with tqdm(total=total, file=sys.stderr, disable=None) as progress:
-        ours = ours_sizes(args.env, sizes, args, progress, mesh=mesh)
-        ours_1dev = ours_sizes(args.env, sizes, args, progress, mesh=None, label="ours-1dev")
+        ours, ours_1dev, ours_mujoco, ours_mujoco_v5 = skipped, skipped, skipped, None
+        if "penalty" in solvers:
+            ours = ours_sizes(args.env, sizes, args, progress, mesh=mesh)
+            ours_1dev = ours_sizes(args.env, sizes, args, progress, mesh=None, label="ours-1dev")
+        if "mujoco" in solvers:
+            ours_mujoco = ours_sizes(args.env, sizes, args, progress, mesh=mesh, label="ours-mujoco", solver="mujoco")
+            if args.env == "ant":  # gymnasium's humanoid uses tendons, which the mujoco mode does not load yet
+                ours_mujoco_v5 = ours_sizes(args.env, sizes, args, progress, mesh=mesh, label="ours-mujoco-v5",
+                                            solver="mujoco", model="v5")
         brax = {p: brax_sizes(args.env, p, sizes, args, progress) for p in pipelines}
         brax_batched = {p: brax_sizes(args.env, p, sizes, args, progress, mesh=mesh, batched=True) for p in batched}
         try:
@@ -266,21 +377,28 @@ def main(argv=None) -> int:
         except Exception as err:  # e.g. gymnasium[mujoco] extras missing: reported, not fatal
             nan = {"steps_per_s": float("nan"), "error": f"{type(err).__name__}: {err}"}
             mujoco = {"single": nan, "async2": dict(nan)}
+        # after MuJoCo through gymnasium: EnvPool's thousands of MjData stay mapped until the process ends
+        envpool_rows = None if args.no_envpool else envpool_sizes(args.env, sizes, args, progress)
     ratios = []
-    for i, row in enumerate(ours):
+    for i, n in enumerate(sizes):
         best = _best(brax, i)
         best_batched = max(best, _best(brax_batched, i)) if brax_batched else best
-        ratios.append({"num_envs": row["num_envs"], "best_brax_steps_per_s": best,
-                       "ours_over_best_brax": row["steps_per_s"] / best,
+        rate, mj_rate = _rate(ours, i), _rate(ours_mujoco, i)
+        ratios.append({"num_envs": n, "best_brax_steps_per_s": best,
+                       "ours_over_best_brax": rate / best,
                        "best_brax_with_our_batching_steps_per_s": best_batched,
-                       "ours_over_best_brax_with_our_batching": row["steps_per_s"] / best_batched,
-                       "ours_1dev_over_best_brax": ours_1dev[i]["steps_per_s"] / best,
-                       "ours_over_mujoco_single": row["steps_per_s"] / mujoco["single"]["steps_per_s"],
-                       "ours_over_mujoco_async2": row["steps_per_s"] / mujoco["async2"]["steps_per_s"]})
+                       "ours_over_best_brax_with_our_batching": rate / best_batched,
+                       "ours_1dev_over_best_brax": _rate(ours_1dev, i) / best,
+                       "ours_over_mujoco_single": rate / mujoco["single"]["steps_per_s"],
+                       "ours_over_mujoco_async2": rate / mujoco["async2"]["steps_per_s"],
+                       "ours_mujoco_over_brax_mjx": mj_rate / _rate(brax.get("mjx"), i),
+                       "ours_mujoco_over_brax_spring": mj_rate / _rate(brax.get("spring"), i),
+                       "ours_mujoco_v5_over_envpool": _rate(ours_mujoco_v5, i) / _rate(envpool_rows, i)})
     result = {"env": args.env, "control_dt": CONTROL_DT, "machine": harness.machine_info(),
               "note": "all columns measured in this one run; compare within it",
-              "cpu_devices": num_devices, "load_average_before": load_before,
-              "ours": ours, "ours_1dev": ours_1dev, "brax": brax, "brax_batched": brax_batched,
+              "cpu_devices": num_devices, "load_average_before": load_before, "sizes": sizes,
+              "ours": ours, "ours_1dev": ours_1dev, "ours_mujoco": ours_mujoco, "ours_mujoco_v5": ours_mujoco_v5,
+              "brax": brax, "brax_batched": brax_batched, "envpool": envpool_rows,
               "mujoco": mujoco, "ratios": ratios}
     out = Path(args.out)
     harness.write_json(out / f"physics_{args.env}.json", result)

@@ -96,24 +96,34 @@ def _gains(solref, solimp, timestep):
     return k, b
 
 
+def _row_gains(sys: M.System, pos, margin, solref, solimp, diag):
+    """Per-row `(imp, R, k·imp·(pos − margin), B)` `[n]` of a block of rows (module docstring)."""
+    imp = impedance(solimp, pos, margin)
+    R = jnp.maximum(MINVAL, (1 - imp) / imp * diag)
+    k, b = _gains(solref, solimp, sys.timestep)
+    return imp, R, k * imp * (pos - margin), b
+
+
 def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Rows:
-    """All constraint rows of `sys` at `(q, qd)` with contacts `contact` (see module docstring)."""
+    """All constraint rows of `sys` at `(q, qd)` with contacts `contact` (see module docstring).
+
+    Impedance, `R`, `K` and `B` are computed once per contact point and shared by the
+    point's pyramid rows (they are equal by construction), not once per row.
+    """
     mj = sys.mj
     tree = sys.tree
     lay = layout(tree, sys.contact_pairs, mj.friction_dofs, mj.cone)
     nv, dtype = sys.nv, q.dtype
-    jac, pos, margin, solref, solimp, diag, active, floss, kind = [], [], [], [], [], [], [], [], []
+    jac, aref, R, active, floss = [], [], [], [], []
 
     # Dof friction loss: J = e_dof, K = 0 (pos = margin = 0).
     fd = np.asarray(mj.friction_dofs, np.int32)
     if len(fd):
-        jac.append(jnp.asarray(np.eye(nv, dtype=np.float64)[fd], dtype))
         zero = jnp.zeros(len(fd), dtype)
-        pos.append(zero)
-        margin.append(zero)
-        solref.append(mj.dof_solref[fd])
-        solimp.append(mj.dof_solimp[fd])
-        diag.append(mj.dof_invweight0[fd])
+        _, r, _, b = _row_gains(sys, zero, zero, mj.dof_solref[fd], mj.dof_solimp[fd], mj.dof_invweight0[fd])
+        jac.append(jnp.asarray(np.eye(nv, dtype=np.float64)[fd], dtype))
+        aref.append(-b * qd[fd])
+        R.append(r)
         active.append(jnp.ones(len(fd), dtype))
         floss.append(mj.dof_frictionloss[fd])
 
@@ -124,107 +134,109 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         dofadr = np.asarray(tree.jnt_dofadr)[lim]
         qj = q[qadr]
         dist = jnp.concatenate([qj - sys.jnt_range[lim, 0], sys.jnt_range[lim, 1] - qj])
+        jm = jnp.concatenate([mj.jnt_margin[lim]] * 2)
+        _, r, kterm, b = _row_gains(sys, dist, jm, jnp.concatenate([sys.jnt_solref[lim]] * 2),
+                                    jnp.concatenate([mj.jnt_solimp[lim]] * 2),
+                                    jnp.concatenate([mj.dof_invweight0[dofadr]] * 2))
         eye = np.eye(nv, dtype=np.float64)[dofadr]
         jac.append(jnp.asarray(np.concatenate([eye, -eye]), dtype))
-        jm = jnp.concatenate([mj.jnt_margin[lim]] * 2)
-        pos.append(dist)
-        margin.append(jm)
-        solref.append(jnp.concatenate([sys.jnt_solref[lim]] * 2))
-        solimp.append(jnp.concatenate([mj.jnt_solimp[lim]] * 2))
-        diag.append(jnp.concatenate([mj.dof_invweight0[dofadr]] * 2))
+        vel = qd[dofadr]
+        aref.append(-b * jnp.concatenate([vel, -vel]) - kterm)
+        R.append(r)
         active.append((dist < jm).astype(dtype))
         floss.append(jnp.zeros(2 * len(lim), dtype))
 
-    rpy = None
     if contact.dist.shape[0]:
-        rows = _contact_rows(sys, kin, contact, lay)
-        jac.append(rows["jac"])
-        pos.append(rows["pos"])
-        margin.append(rows["margin"])
-        solref.append(rows["solref"])
-        solimp.append(rows["solimp"])
-        diag.append(rows["diag"])
-        active.append(rows["active"])
-        floss.append(jnp.zeros_like(rows["pos"]))
-        rpy = rows
+        rows = _contact_rows(sys, kin, contact, qd, lay)
+        for part, x in zip((jac, aref, R, active), (rows["jac"], rows["aref"], rows["R"], rows["active"])):
+            part.append(x)
+        floss.append(jnp.zeros_like(rows["aref"]))
 
     if not jac:
         z = jnp.zeros((0,), dtype)
         return Rows(jac=jnp.zeros((0, nv), dtype), aref=z, R=z, active=z, floss=z)
-    jac, pos, margin, solref, solimp, diag, active, floss = (
-        jnp.concatenate(x) for x in (jac, pos, margin, solref, solimp, diag, active, floss))
-    imp = impedance(solimp, pos, margin)
-    R = jnp.maximum(MINVAL, (1 - imp) / imp * diag)
-    k, b = _gains(solref, solimp, sys.timestep)
-    k = jnp.where(jnp.asarray(lay["is_friction"]), 0.0, k)
-    aref = -b * (jac @ qd) - k * imp * (pos - margin)
-    if rpy is not None:
-        R = _pyramid_regularizer(R, rpy, lay, sys.mj.impratio)
+    jac, aref, R, active, floss = (jnp.concatenate(x) for x in (jac, aref, R, active, floss))
     return Rows(jac=jac, aref=aref, R=R, active=active, floss=floss)
 
 
-def _contact_rows(sys: M.System, kin, contact, lay) -> dict:
-    """Per-row arrays of the contact part (pyramidal or frictionless rows)."""
+def _take(x, idx: np.ndarray):
+    """`x[idx]` for a static index array; no gather when `idx` is all of `x` in order."""
+    if len(idx) == x.shape[0] and np.array_equal(idx, np.arange(len(idx))):
+        return x
+    return x[idx]
+
+
+def frame_jacobian(sys: M.System, kin, bodies: np.ndarray, points, lin_dirs, rot_dirs=None):
+    """Row Jacobians `[n, k, nv]` of directions at world points `[n, 3]` fixed to `bodies`.
+
+    Row `(c, r)` maps `qd` to `lin_dirs[c, r]·v(point c) + rot_dirs[c, r]·ω(body c)` (directions
+    `[n, k, 3]`). Spelled with `f·(ω × r) = ω·(r × f)` and the dof axes stored component-major,
+    so each row is six contiguous multiply-adds per dof and no `[n, nv, 3]` Jacobian is formed.
+    """
+    body_dof = jnp.asarray(M.tree_arrays(sys.tree)["body_dof"])[bodies]  # [n, nv]
+    ang_dirs = pm.cross((points - kin.ref[bodies])[:, None, :], lin_dirs)  # [n, k, 3]
+    if rot_dirs is not None:
+        ang_dirs = ang_dirs + rot_dirs
+    lin, ang = kin.dof_lin.T, kin.dof_ang.T  # [3, nv]
+    jac = None
+    for i in range(3):
+        part = lin_dirs[:, :, i, None] * lin[i] + ang_dirs[:, :, i, None] * ang[i]
+        jac = part if jac is None else jac + part
+    return jac * body_dof[:, None, :]
+
+
+def _edge_directions(frame, friction, condim: int):
+    """Linear and angular directions `[n, rows, 3]` of the pyramid edges of `condim`-contacts.
+
+    Edge pair k (k = 1..condim−1) is `n ± μ_k t_k` (sliding, k ≤ 2) or `n` with `± μ_k a_k` as
+    angular part (spin about the normal for k = 3, rolling about the tangents for k = 4, 5).
+    """
+    if condim == 1:
+        return frame[:, :1], None
+    lin, rot = [], []
+    for k in range(1, condim):
+        mu = friction[:, k - 1, None]
+        for sign in (1.0, -1.0):
+            if k < 3:
+                lin.append(frame[:, 0] + sign * mu * frame[:, k])
+                rot.append(jnp.zeros_like(frame[:, 0]))
+            else:
+                lin.append(frame[:, 0])
+                rot.append(sign * mu * frame[:, k - 3])
+    lin, rot = jnp.stack(lin, axis=1), jnp.stack(rot, axis=1)
+    return lin, (rot if condim > 3 else None)
+
+
+def _contact_rows(sys: M.System, kin, contact, qd, lay) -> dict:
+    """`jac`, `aref`, `R`, `active` of the contact rows (pyramidal or frictionless), point-major."""
     _, geom1, geom2 = soft_contacts.collision.contact_layout(sys.tree, sys.contact_pairs)
     body = np.asarray(sys.tree.geom_body)
     b1, b2 = body[geom1], body[geom2]
+    moves = M.tree_arrays(sys.tree)["body_dof"].any(axis=1)
     condim = lay["condim"]
-    jp = soft_contacts.contact_jacobian(sys, kin, b2, contact.pos) - soft_contacts.contact_jacobian(
-        sys, kin, b1, contact.pos)  # [nc, nv, 3]
-    frame_jac = jnp.einsum("cij,cvj->civ", contact.frame, jp)  # [nc, 3, nv]: normal, t1, t2
-    if condim.max(initial=1) > 3:
-        body_dof = jnp.asarray(M.tree_arrays(sys.tree)["body_dof"])
-        jr = (body_dof[b2][:, :, None] - body_dof[b1][:, :, None]) * kin.dof_ang[None]
-        frame_jac = jnp.concatenate([frame_jac, jnp.einsum("cij,cvj->civ", contact.frame, jr)], axis=1)
     iw = sys.mj.body_invweight0
     tran = iw[b1, 0] + iw[b2, 0]
-    rot = iw[b1, 1] + iw[b2, 1]
+    # One impedance, R, K and B per point, shared by its rows.
+    mu = contact.friction[:, 0]
+    diag = jnp.where(jnp.asarray(condim > 1), tran + mu * mu * tran, tran)
+    _, r, kterm, b = _row_gains(sys, contact.dist, contact.includemargin, contact.solref, contact.solimp, diag)
+    r = jnp.where(jnp.asarray(condim > 1), 2.0 * mu * mu * r / jnp.maximum(MINVAL, sys.mj.impratio), r)
     jac, point = [], []
-    diag = []
-    # Rows are built per condim group so that shapes stay static.
-    order = []
+    # Rows are built per condim group so that shapes stay static; within a group point-major
+    # (MuJoCo's order: the edges of one contact together: +t1, −t1, +t2, −t2, ...).
     for c in np.unique(condim):
         idx = np.nonzero(condim == c)[0]
-        if c == 1:
-            jac.append(frame_jac[idx, 0])
-            diag.append(tran[idx])
-            point.append(idx)
-            order.append(idx[:, None])
-            continue
-        edges, dg, pt = [], [], []
-        for k in range(1, c):
-            mu = contact.friction[idx, k - 1]
-            for sign in (1.0, -1.0):
-                edges.append(frame_jac[idx, 0] + sign * mu[:, None] * frame_jac[idx, k])
-                dg.append(tran[idx] + mu * mu * (tran[idx] if k < 3 else rot[idx]))
-                pt.append(idx)
-        # [len(idx), rows] -> flatten point-major (MuJoCo's order: edges of one contact together)
-        jac.append(jnp.stack(edges, axis=1).reshape(-1, sys.nv))
-        diag.append(jnp.stack(dg, axis=1).reshape(-1))
-        point.append(np.stack(pt, axis=1).reshape(-1))
+        pos = _take(contact.pos, idx)
+        lin, rot = _edge_directions(_take(contact.frame, idx), _take(contact.friction, idx), int(c))
+        rows = frame_jacobian(sys, kin, b2[idx], pos, lin, rot)
+        if moves[b1[idx]].any():  # geom1 on a moving body (static bodies have zero Jacobians)
+            rows = rows - frame_jacobian(sys, kin, b1[idx], pos, lin, rot)
+        jac.append(rows.reshape(-1, sys.nv))
+        point.append(np.repeat(idx, rows.shape[1]))
     point = np.concatenate(point)
-    return dict(jac=jnp.concatenate(jac), diag=jnp.concatenate(diag), point=point,
-                pos=contact.dist[point], margin=contact.includemargin[point], solref=contact.solref[point],
-                solimp=contact.solimp[point], active=contact.valid[point], friction=contact.friction[point],
-                condim=condim[point])
-
-
-def _pyramid_regularizer(R, rows, lay, impratio):
-    """Replace the R of every pyramidal row by MuJoCo's common `2 μ² R_first / impratio`."""
-    start = lay["n_friction"] + 2 * len(lay["limits"])
-    point, condim = rows["point"], rows["condim"]
-    rc = R[start:]
-    # First row of each point's block: its index in the contact part.
-    first = np.zeros(len(point), np.int64)
-    seen = {}
-    for i, p in enumerate(point):
-        seen.setdefault(int(p), i)
-        first[i] = seen[int(p)]
-    mu = rows["friction"][:, 0]
-    r_first = rc[first]
-    rpy = 2.0 * mu * mu * r_first / jnp.maximum(MINVAL, impratio)
-    rc = jnp.where(jnp.asarray(condim > 1), rpy, rc)
-    return jnp.concatenate([R[:start], rc])
+    jac = jnp.concatenate(jac)
+    aref = -_take(b, point) * pm.dot(jac, qd) - _take(kterm, point)
+    return dict(jac=jac, aref=aref, R=_take(r, point), active=_take(contact.valid, point))
 
 
 def contact_forces(sys: M.System, contact: mj_collision.MjContact, force: jnp.ndarray) -> jnp.ndarray:

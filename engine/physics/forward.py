@@ -9,7 +9,7 @@ Integrators, as the model's `<option integrator>` declares:
   * Euler: `qd' = qd + h (M + h·diag(damping))⁻¹ (qfrc_smooth + qfrc_constraint)` (implicit
     dof damping), `q' = q ⊕ h qd'`;
   * implicitfast: the same with the actuators' velocity gains added to the damping;
-  * RK4: the classic 4-stage tableau, each stage a full forward (with contacts);
+  * RK4: the classic 4-stage tableau, each stage a full forward (with contacts), one `lax.scan`;
     positions integrate the stage velocities on the manifold (quaternions).
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ def forward(sys: M.System, q, qd, ctrl, qacc_warmstart) -> Forward:
     lay = constraint.layout(sys.tree, sys.contact_pairs, sys.mj.friction_dofs, sys.mj.cone)
     qacc, force = solver.solve(mass, qfrc_smooth, qacc_smooth, rows, lay["n_friction"], qacc_warmstart,
                                sys.mj.iterations, solve)
-    qfrc_constraint = rows.jac.T @ force if force.shape[0] else jnp.zeros_like(qacc)
+    qfrc_constraint = solver.rmatvec(rows.jac, force) if force.shape[0] else jnp.zeros_like(qacc)
     if contact.dist.shape[0]:
         contact_force = constraint.contact_forces(sys, contact, force)
     else:
@@ -87,22 +87,24 @@ def implicit_damping(sys: M.System) -> jnp.ndarray:
 def step_once(sys: M.System, q, qd, ctrl, qacc_warmstart):
     """One `timestep` with the model's integrator. Returns `(q', qd', qacc, Forward at the start)`."""
     h = sys.timestep
-    fwd = forward(sys, q, qd, ctrl, qacc_warmstart)
     if sys.mj.integrator == M.RK4:
-        # Stage i evaluates at X0 + h·A[i]·F[i-1] (A is diagonal: 1/2, 1/2, 1); stages 2-4 are
-        # one `lax.scan`, so the forward pass is traced twice, not four times.
+        # Stage i evaluates at X0 + h·A[i]·F[i-1] (A is diagonal: 0, 1/2, 1/2, 1). All four stages
+        # are one `lax.scan`, so the forward pass is traced and compiled once; stage 0's offset is
+        # zero, which leaves (q, qd) as they are.
         def stage(carry, coef_weight):
             v_prev, a_prev, warm, dq, dv = carry
             coef, weight = coef_weight[0], coef_weight[1]
             v_stage = qd + coef * h * a_prev
             q_stage = integrator.integrate_positions(sys, q, coef * v_prev, h)
-            a_stage = forward(sys, q_stage, v_stage, ctrl, warm).qacc
-            return (v_stage, a_stage, a_stage, dq + weight * v_stage, dv + weight * a_stage), None
+            fwd = forward(sys, q_stage, v_stage, ctrl, warm)
+            return (v_stage, fwd.qacc, fwd.qacc, dq + weight * v_stage, dv + weight * fwd.qacc), fwd
 
-        tableau = jnp.asarray([[0.5, 1.0 / 3.0], [0.5, 1.0 / 3.0], [1.0, 1.0 / 6.0]], q.dtype)
-        start = (qd, fwd.qacc, fwd.qacc, qd / 6.0, fwd.qacc / 6.0)
-        (_, _, warm, dq, dv), _ = jax.lax.scan(stage, start, tableau)
+        tableau = jnp.asarray([[0.0, 1.0 / 6.0], [0.5, 1.0 / 3.0], [0.5, 1.0 / 3.0], [1.0, 1.0 / 6.0]], q.dtype)
+        zero = jnp.zeros_like(qd)
+        (_, _, warm, dq, dv), fwds = jax.lax.scan(stage, (qd, zero, qacc_warmstart, zero, zero), tableau)
+        fwd = jax.tree.map(lambda x: x[0], fwds)
         return integrator.integrate_positions(sys, q, dq, h), qd + h * dv, warm, fwd
+    fwd = forward(sys, q, qd, ctrl, qacc_warmstart)
     damping = implicit_damping(sys)
     qacc = factor_solve(sys)(fwd.mass + h * jnp.diag(damping), fwd.qfrc_smooth + fwd.qfrc_constraint)
     qd_new = qd + h * qacc

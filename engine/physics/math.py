@@ -36,8 +36,21 @@ def sum_axis(x, axis):
 
 
 def dot(a, b):
-    """Dot product over the last axis."""
-    return sum_axis(a * b, -1)
+    """Dot product over the last axis (shapes broadcast).
+
+    Spelled as a sum of per-component products, so that a broadcast product
+    (`[n, 1, 3] · [1, m, 3]`) is never materialized before the sum.
+    """
+    n = a.shape[-1]
+    if b.shape[-1] != n:
+        raise ValueError(f"dot: last axes differ ({a.shape} and {b.shape})")
+    total = None
+    for i in range(n):
+        part = a[..., i] * b[..., i]
+        total = part if total is None else total + part
+    if total is None:
+        return jnp.zeros(jnp.broadcast_shapes(a.shape, b.shape)[:-1], jnp.result_type(a, b))
+    return total
 
 
 def quat_mul(p, q):

@@ -25,9 +25,24 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
+from engine.physics import math as pm
 from engine.physics.constraint import Rows
 
 LINE_SEARCH_ITERATIONS = 6
+
+
+def matvec(a, x):
+    """`a @ x` for `a` `[m, n]`, `x` `[n]`, as unrolled multiply-adds over n.
+
+    Batched under `vmap`, XLA on CPU runs these small products 2x faster as fused
+    elementwise code than as a batched dot.
+    """
+    return pm.dot(a, x)
+
+
+def rmatvec(a, y):
+    """`a.T @ y` for `a` `[m, n]`, `y` `[m]` (a reduction over m; see `matvec`)."""
+    return jnp.sum(a * y[:, None], axis=0)
 
 
 def _row_terms(rows: Rows, n_friction: int, x):
@@ -64,7 +79,7 @@ def _row_cost(rows: Rows, n_friction: int, x):
 def total_cost(mass, qfrc_smooth, qacc_smooth, rows: Rows, n_friction: int, qacc):
     """MuJoCo's cost of `qacc`: the Gauss term plus every row's `s(J a − aref)` (scalar)."""
     delta = qacc - qacc_smooth
-    return 0.5 * delta @ (mass @ delta) + _row_cost(rows, n_friction, rows.jac @ qacc - rows.aref)
+    return 0.5 * delta @ matvec(mass, delta) + _row_cost(rows, n_friction, matvec(rows.jac, qacc) - rows.aref)
 
 
 def line_search(rows: Rows, n_friction: int, jar, g, quad, lin, iterations: int = LINE_SEARCH_ITERATIONS):
@@ -116,14 +131,14 @@ def solve(mass, qfrc_smooth, qacc_smooth, rows: Rows, n_friction: int, qacc_warm
     scale = 1.0 + jnp.sum(qfrc_smooth * qfrc_smooth)
 
     def newton(qacc, _):
-        jar = rows.jac @ qacc - rows.aref
+        jar = matvec(rows.jac, qacc) - rows.aref
         slope, curv = _row_terms(rows, n_friction, jar)
-        residual = mass @ qacc - qfrc_smooth
-        grad = residual + rows.jac.T @ slope
+        residual = matvec(mass, qacc) - qfrc_smooth
+        grad = residual + rmatvec(rows.jac, slope)
         hessian = mass + (rows.jac.T * curv) @ rows.jac
         search = -factor_solve(hessian, grad)
-        g = rows.jac @ search
-        alpha = line_search(rows, n_friction, jar, g, search @ (mass @ search), search @ residual)
+        g = matvec(rows.jac, search)
+        alpha = line_search(rows, n_friction, jar, g, search @ matvec(mass, search), search @ residual)
         # Converged (the gradient is rounding noise): stay, instead of a step of noise.
         converged = jnp.sum(grad * grad) <= tiny * scale
         step = jnp.where(converged, 0.0, alpha) * search
@@ -134,5 +149,5 @@ def solve(mass, qfrc_smooth, qacc_smooth, rows: Rows, n_friction: int, qacc_warm
         return qacc + step, None
 
     qacc, _ = jax.lax.scan(newton, qacc, None, length=iterations)
-    slope, _ = _row_terms(rows, n_friction, rows.jac @ qacc - rows.aref)
+    slope, _ = _row_terms(rows, n_friction, matvec(rows.jac, qacc) - rows.aref)
     return qacc, -slope

@@ -34,13 +34,10 @@ OUT/runs/<task>_<solver>/ (with `--publish`: ./simlab_results/transfer/runs/); `
 runs in DIR/<task>_<solver>/ instead of training (pairs missing there are trained). Existing files and
 runs are not replaced without `--overwrite`, and a refusal comes before any work (bench/output.py).
 
-How long it takes on a 2-core CPU: the eight trainings dominate. The penalty runs take about 3-6 min
-per task (ant 262k and halfcheetah 524k steps; hopper and walker2d 1M steps with the generic PPO
-settings, as the registry has no tuned entry for them); the mujoco runs are 10-40x slower per env step
-(docs/physics.md: ant ~420, halfcheetah ~2600, hopper ~1500, walker2d ~850 env-steps/s), about 10, 4, 11
-and 20 min. With one to two minutes of compilation and evaluation per pair, the default run takes about
-1.5 hours, 2-2.5 when other jobs share the cores (measured: ant on mujoco ~230 env-steps/s
-under load 7). With `--runs` (no training) it takes about 15 minutes.
+How long it takes on a 2-core CPU: the eight trainings dominate. Measured (2026-12-04, nothing else running):
+the default run took 35 min with the two halfcheetah runs reused through `--runs`, and those two took 6 min
+on their own, so about 41 min in all. Training took ant 7.4 / 1.3 min (mujoco / penalty), hopper 8.8 / 1.6,
+walker2d 12.0 / 1.6; the rest (compiling and 160 evaluation episodes) about 3 min.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Agent-config and environment-option validation in one place (issue 26, items 4 and 6).
+"""Agent-config, environment-option and train-loop option validation in one place (issue 26, items 4 and 6).
 
 Each case is refused before anything compiles, with a message naming the field, the value and the
 valid range, through the Python API, `simlab train --set/--env-set` and `--config` files alike; and
@@ -17,7 +17,10 @@ from agents.es import BCConfig, ESConfig
 from agents.ppo import PPOConfig
 from agents.registry import make_agent, make_config
 from agents.sac import SACConfig
+from agents.train import MAX_STEPS, TrainOptions, train
 from agents.validation import UntrainableEnvironmentError
+
+from run_safety_support import TINY, one_line_error
 
 
 @pytest.mark.parametrize("cls, field, value, error, words", [
@@ -123,3 +126,54 @@ def test_resume_of_a_missing_run_directory_is_refused_without_creating_it(tmp_pa
     err = capsys.readouterr().err
     assert "no such run directory" in err and str(missing) in err and err.count("error:") == 1
     assert not missing.exists()
+
+
+# --- train-loop option ranges (--steps, --eval-every, --checkpoint-every) ------------------------------
+
+@pytest.mark.parametrize("args, words", [
+    (["--steps", "0"], ["--steps = 0", "valid range [1, 2147483647]"]),
+    (["--steps", "-5"], ["--steps = -5", "valid range [1, 2147483647]"]),
+    (["--steps", "1e14"], ["--steps = 100000000000000", "int32", "2,147,483,647"]),
+    (["--eval-every", "0"], ["--eval-every = 0", "valid range [1, inf)"]),
+    (["--checkpoint-every", "-1"], ["--checkpoint-every = -1", "valid range [0, inf)"]),
+    (["--devices", "0"], ["--devices = 0", "valid range [1, inf)"]),
+    (["--overwrite", "--resume", "somewhere"], ["--resume and --overwrite contradict"]),
+])
+def test_train_loop_options_are_checked_before_anything_runs(tmp_path, capsys, args, words):
+    out = tmp_path / "run"
+    argv = ["train", "pendulum", "--out", str(out), "--no-progress", *args]
+    if "--resume" in args:
+        argv = ["train", "pendulum", "--no-progress", *args]
+    assert cli.main(argv) == 2
+    line = one_line_error(capsys.readouterr().err)
+    for word in words:
+        assert word in line, (word, line)
+    assert not out.exists()
+
+
+def test_steps_take_scientific_notation_but_not_fractions(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["train", "pendulum", "--steps", "2.5"])
+    assert exc.value.code == 2 and "invalid count '2.5'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    ({"total_steps": 0}, ValueError, ["total_steps = 0", "[1, 2147483647]"]),
+    ({"total_steps": 10**14}, ValueError, ["total_steps = 100000000000000", "int32"]),
+    ({"total_steps": 1.5e3}, TypeError, ["total_steps = 1500.0", "integer"]),
+    ({"total_steps": 128, "eval_every": 0}, ValueError, ["eval_every = 0", "[1, inf)"]),
+    ({"total_steps": 128, "checkpoint_every": -1}, ValueError, ["checkpoint_every = -1", "[0, inf)"]),
+])
+def test_train_options_are_validated_in_the_python_api(kwargs, error, words):
+    with pytest.raises(error) as exc:
+        TrainOptions(**kwargs)
+    for word in words:
+        assert word in str(exc.value)
+
+
+def test_step_counter_overflow_is_refused_before_the_run_directory_is_made(tmp_path):
+    TrainOptions(total_steps=10**12, time_limit_s=60.0)  # time-limited benches stop long before the counter
+    agent = make_agent("ppo", "pendulum", TINY)
+    with pytest.raises(ValueError, match="rounds up to 2,147,483,648 steps .* beyond the int32 step counter"):
+        train(agent, TrainOptions(total_steps=MAX_STEPS, out_dir=str(tmp_path / "run"), progress=False))
+    assert not (tmp_path / "run").exists()

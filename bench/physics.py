@@ -37,7 +37,6 @@ import importlib.resources
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import jax
@@ -335,7 +334,11 @@ def _rate(rows, i: int) -> float:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    solvers = [x for x in args.solvers.split(",") if x]
+    if not solvers or set(solvers) - {"penalty", "mujoco"}:
+        parser.error(f"--solvers takes a comma list of penalty, mujoco; got {args.solvers!r}")
     args.out = output.prepare_or_report(args, "physics", [f"physics_{args.env}.json", f"physics_{args.env}.png"],
                                         "simlab bench physics")
     if args.out is None:
@@ -354,9 +357,6 @@ def main(argv=None) -> int:
     from engine.sharding import make_mesh
 
     mesh = make_mesh(jax.local_devices()[:num_devices]) if num_devices > 1 else None
-    solvers = [x for x in args.solvers.split(",") if x]
-    if not solvers or set(solvers) - {"penalty", "mujoco"}:
-        raise ValueError(f"--solvers takes a comma list of penalty, mujoco; got {args.solvers!r}")
     ours_columns = 2 * ("penalty" in solvers) + (1 + (args.env == "ant")) * ("mujoco" in solvers)
     total = len(sizes) * (ours_columns + len(pipelines) + len(batched) + (not args.no_envpool)) + 2
     skipped = {"error": "not run (--solvers)"}

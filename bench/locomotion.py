@@ -2,6 +2,7 @@
 
     python -m bench.locomotion                       (also: simlab bench locomotion)
     python -m bench.locomotion --envs reacher --steps 300000
+    python -m bench.locomotion --solver penalty      (the faster soft contacts instead of MuJoCo's model)
 
 For each task (default `ant`, `halfcheetah`, `reacher`) this evaluates a uniform-random policy
 (`--episodes` full episodes), then trains PPO with its `agents/registry.py` defaults for the
@@ -33,19 +34,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=None, help="env steps per task (default: per-task budget)")
     p.add_argument("--episodes", type=int, default=16, help="evaluation episodes (random and trained)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--solver", choices=("mujoco", "penalty"), default="mujoco",
+                   help="contact model of every task (default: mujoco, the tasks' default)")
     output.add_output_arguments(p, "locomotion")
     p.add_argument("--json", action="store_true")
     return p
 
 
-def random_policy_return(name: str, episodes: int, seed: int) -> dict[str, float]:
+def random_policy_return(name: str, episodes: int, seed: int, solver: str = "mujoco") -> dict[str, float]:
     """Mean/std undiscounted return of uniform-random actions over `episodes` full episodes."""
     import jax
 
     import envs
     from agents.evaluation import make_evaluator, summarize
 
-    env = envs.make(name)
+    env = envs.make(name, solver=solver)
     spec = env.action_spec
 
     def uniform(obs, key):
@@ -55,20 +58,20 @@ def random_policy_return(name: str, episodes: int, seed: int) -> dict[str, float
     return summarize(evaluate(jax.random.key(seed)))
 
 
-def run_task(name: str, steps: int, episodes: int, seed: int) -> dict:
+def run_task(name: str, steps: int, episodes: int, seed: int, solver: str = "mujoco") -> dict:
     from agents.registry import make_agent
     from agents.train import TrainOptions, train
 
     started = time.perf_counter()
-    random = random_policy_return(name, episodes, seed)
-    agent = make_agent("ppo", name, {"eval_episodes": episodes})
+    random = random_policy_return(name, episodes, seed, solver)
+    agent = make_agent("ppo", name, {"eval_episodes": episodes}, env_kwargs={"solver": solver})
     iterations = max(1, steps // agent.steps_per_iteration)
     result = train(agent, TrainOptions(total_steps=steps, seed=seed, eval_every=max(1, iterations // EVAL_POINTS),
                                        progress=True))
     curve = [(row["env_steps"], row["eval_return"], row["wall_time_s"]) for row in result.history]
     best = max(ret for _, ret, _ in curve)
     final = result.history[-1]
-    return {"env": name, "steps": int(final["env_steps"]), "seconds": time.perf_counter() - started,
+    return {"env": name, "solver": solver, "steps": int(final["env_steps"]), "seconds": time.perf_counter() - started,
             "random_return": random["mean_return"], "random_return_std": random["std_return"],
             "final_eval_return": final["eval_return"], "final_eval_return_std": final["eval_return_std"],
             "best_eval_return": best, "improvement_over_random": final["eval_return"] - random["mean_return"],
@@ -92,7 +95,8 @@ def plot(result: dict, path: Path) -> Path:
         ax.set_ylabel(f"return ({result['episodes']} episodes)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("PPO on simlab's gymnasium-v5-equivalent tasks (engine.physics, 2-core CPU)")
+    fig.suptitle(f"PPO on simlab's gymnasium-v5-equivalent tasks (engine.physics, solver={result.get('solver', 'penalty')!r}, "
+                 "2-core CPU)")
     return harness.save_figure(fig, path)
 
 
@@ -105,8 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(names) - set(DEFAULT_STEPS)) if args.steps is None else []
     if unknown:
         raise SystemExit(f"no default step budget for {unknown}; pass --steps N")
-    tasks = [run_task(n, args.steps or DEFAULT_STEPS[n], args.episodes, args.seed) for n in names]
-    result = {"episodes": args.episodes, "seed": args.seed, "tasks": tasks, "machine": harness.machine_info()}
+    tasks = [run_task(n, args.steps or DEFAULT_STEPS[n], args.episodes, args.seed, args.solver) for n in names]
+    result = {"episodes": args.episodes, "seed": args.seed, "solver": args.solver, "tasks": tasks,
+              "machine": harness.machine_info()}
     json_path = harness.write_json(args.out / "locomotion.json", result)
     png_path = plot(result, args.out / "locomotion.png")
     if args.json:

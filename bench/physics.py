@@ -19,11 +19,15 @@ Measured per batch size, all at a 0.05 s control period on the same MJCF model
   * MuJoCo C through gymnasium `Ant-v5`/`Humanoid-v5` (frame_skip giving 0.05 s), single
     process and `make_vec(..., vectorization_mode="async")` with 2 workers (batch-size independent);
   * our `solver="mujoco"` mode (MuJoCo's constraint dynamics, `--solvers`): `ours-mujoco` on the same
-    brax model with the Newton iteration count it declares (the model Brax's mjx pipeline steps), and
+    brax model with the Newton iteration count the model declares (4; Brax's mjx pipeline overrides it
+    with 1 iteration and a 4-step line search, see `_load_ours`), and
     `ours-mujoco-v5` on gymnasium's `ant.xml` (RK4, `envs.locomotion.base.MUJOCO_ITERATIONS`), the
     model EnvPool's `Ant-v5` steps;
   * EnvPool `Ant-v5` (MuJoCo C in C++ threads, one per core, `envpool.make_gymnasium`, batch = all
-    envs; when `envpool` is installed).
+    envs; when `envpool` is installed);
+  * with `--mjx`, MJX itself (`mujoco.mjx.step`, `n_frames` per control step, `jit(lax.scan(vmap))`)
+    on the same brax model: the anchor of the mujoco mode on a machine where Brax's training
+    dependencies are not installed (e.g. a GPU host).
 Compile time of each fused rollout is recorded. Writes `<out>/physics_<env>.json` and `.png`;
 `--json` prints the JSON. Timings on a shared machine are noisy: compare within one run.
 
@@ -69,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--solvers", default="penalty,mujoco",
                         help="our contact models to run (comma list of penalty, mujoco; default both)")
     parser.add_argument("--no-envpool", action="store_true", help="skip EnvPool even if installed")
+    parser.add_argument("--mjx", action="store_true",
+                        help="also run mujoco.mjx.step directly on the brax model (anchor without Brax installed)")
     parser.add_argument("--quick", action="store_true", help="sizes 1,64,1024, short calls, one repeat")
     output.add_output_arguments(parser, "physics")
     parser.add_argument("--json", action="store_true", help="print the result JSON to stdout")
@@ -92,6 +98,25 @@ def _gym_asset(env: str) -> str:
     return os.fspath(importlib.resources.files("gymnasium") / "envs" / "mujoco" / "assets" / f"{env}.xml")
 
 
+# What Brax 0.14's `Ant`/`Humanoid(backend="mjx")` set on the model (brax/envs/ant.py, humanoid.py): Newton, one
+# iteration, 4 line-search iterations, no implicit Euler damping. Read from Brax when it is importable
+# (`_mjx_settings`), else these, so the MJX column means the same on a host without Brax.
+BRAX_MJX_SETTINGS = {"iterations": 1, "ls_iterations": 4, "eulerdamp": False}
+
+
+def _mjx_settings(env: str) -> dict:
+    """Solver settings of Brax's mjx pipeline for `env`: from Brax if importable, else `BRAX_MJX_SETTINGS`."""
+    try:
+        import mujoco
+        from brax import envs as brax_envs
+
+        opt = brax_envs.get_environment(env, backend="mjx").sys.opt
+        return {"iterations": int(opt.iterations), "ls_iterations": int(opt.ls_iterations),
+                "eulerdamp": not int(opt.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)}
+    except Exception:
+        return dict(BRAX_MJX_SETTINGS)
+
+
 def _load_ours(env: str, solver: str, model: str):
     """Our System for `env` with `solver`; `model` "brax" (brax's asset) or "v5" (gymnasium's)."""
     from engine import physics
@@ -103,7 +128,9 @@ def _load_ours(env: str, solver: str, model: str):
     from envs.locomotion.base import MUJOCO_ITERATIONS
 
     path = _asset(env) if model == "brax" else _gym_asset(env)
-    # brax's models declare the iteration count that Brax's mjx pipeline uses; ours uses the same.
+    # On brax's model: the iteration count the model declares (4 for ant). Brax's mjx pipeline overrides it with
+    # 1 iteration and a 4-step line search; one Newton iteration with an exact line search (ours, or MuJoCo C with
+    # ls_iterations=50) goes unstable on random-control ants within 2 s, so ours is not run that way.
     iterations = int(mujoco.MjModel.from_xml_path(path).opt.iterations) if model == "brax" else MUJOCO_ITERATIONS
     return physics.load_mjcf(path, solver="mujoco", iterations=iterations)
 
@@ -222,6 +249,56 @@ def brax_sizes(env: str, pipeline: str, sizes, args, progress, mesh=None, batche
     return rows
 
 
+def mjx_sizes(env: str, sizes, args, progress) -> list[dict] | dict:
+    """`mujoco.mjx.step` on brax's model, `n_frames` steps per 0.05 s control step, as Brax's mjx pipeline steps it."""
+    try:
+        import mujoco
+        from mujoco import mjx
+
+        m = mujoco.MjModel.from_xml_path(_asset(env))
+        settings = _mjx_settings(env)  # as Brax's mjx pipeline sets them
+        m.opt.solver = int(mujoco.mjtSolver.mjSOL_NEWTON)
+        m.opt.iterations, m.opt.ls_iterations = settings["iterations"], settings["ls_iterations"]
+        if not settings["eulerdamp"]:
+            m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
+        n_frames = max(1, int(round(CONTROL_DT / float(m.opt.timestep))))
+        mx = mjx.put_model(m)
+        d0 = mjx.make_data(mx)
+    except Exception as err:  # MJX missing or the model unsupported: reported, not fatal
+        progress.update(len(sizes))
+        return {"error": f"{type(err).__name__}: {err}"}
+    q0 = jnp.asarray(m.qpos0, jnp.float32)
+    if env == "ant":  # the same start as ours
+        q0 = q0.at[7:].set(jnp.array([0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0]))
+
+    def control_step(d, u):
+        d = d.replace(ctrl=u)
+        return jax.lax.scan(lambda d, _: (mjx.step(mx, d), None), d, None, length=n_frames)[0]
+
+    rows = []
+    for n in sizes:
+        progress.set_description(f"mjx n={n}")
+        steps = _steps_for(n, args.steps)
+        try:
+            state = jax.jit(jax.vmap(lambda k: d0.replace(qpos=q0, qvel=0.1 * jax.random.normal(k, (m.nv,)))))(
+                jax.random.split(jax.random.PRNGKey(0), n))
+
+            def rollout(state, key, n=n, steps=steps):
+                def body(state, k):
+                    ctrl = jax.random.uniform(k, (n, m.nu), minval=-1.0, maxval=1.0)
+                    return jax.vmap(control_step)(state, ctrl), None
+                state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
+                return state, jnp.sum(state.qpos[:, 2])
+
+            row = harness.time_compiled(rollout, state, jax.random.PRNGKey(1), n, steps, args.repeats)
+            row.update(n_frames=n_frames, iterations=int(m.opt.iterations), ls_iterations=int(m.opt.ls_iterations))
+            rows.append(row)
+        except Exception as err:
+            rows.append({"num_envs": n, "error": f"{type(err).__name__}: {err}"})
+        progress.update(1)
+    return rows
+
+
 def mujoco_gymnasium(env: str, args, progress) -> dict:
     import gymnasium
 
@@ -280,6 +357,8 @@ def _columns(result: dict) -> dict[str, list[dict]]:
             cols[f"brax-{p}{suffix}"] = _rows(rows, n)
     if result.get("envpool") is not None:
         cols["envpool"] = _rows(result["envpool"], n)
+    if result.get("mjx") is not None:
+        cols["mjx"] = _rows(result["mjx"], n)
     return cols
 
 
@@ -287,9 +366,10 @@ def _table(result: dict) -> str:
     cols = _columns(result)
     names = list(cols)
     ratio_names = ["ours/best-brax", "ours/best-brax+ob", "ours/mujoco2", "mujoco/brax-mjx", "mujoco/brax-spring",
-                   "mujoco-v5/envpool"]
+                   "mujoco-v5/envpool"] + (["mujoco/mjx", "ours/mjx"] if result.get("mjx") is not None else [])
     ratio_keys = ["ours_over_best_brax", "ours_over_best_brax_with_our_batching", "ours_over_mujoco_async2",
-                  "ours_mujoco_over_brax_mjx", "ours_mujoco_over_brax_spring", "ours_mujoco_v5_over_envpool"]
+                  "ours_mujoco_over_brax_mjx", "ours_mujoco_over_brax_spring", "ours_mujoco_v5_over_envpool"] + (
+                     ["ours_mujoco_over_mjx", "ours_over_mjx"] if result.get("mjx") is not None else [])
     lines = ["  ".join([f"{'num_envs':>8}"] + [f"{n:>18}" for n in names]
                        + [f"{'mujoco-1':>10}", f"{'mujoco-async2':>14}"] + [f"{n:>18}" for n in ratio_names])]
     mj = result["mujoco"]
@@ -358,7 +438,7 @@ def main(argv=None) -> int:
 
     mesh = make_mesh(jax.local_devices()[:num_devices]) if num_devices > 1 else None
     ours_columns = 2 * ("penalty" in solvers) + (1 + (args.env == "ant")) * ("mujoco" in solvers)
-    total = len(sizes) * (ours_columns + len(pipelines) + len(batched) + (not args.no_envpool)) + 2
+    total = len(sizes) * (ours_columns + len(pipelines) + len(batched) + (not args.no_envpool) + args.mjx) + 2
     skipped = {"error": "not run (--solvers)"}
     with tqdm(total=total, file=sys.stderr, disable=None) as progress:
         ours, ours_1dev, ours_mujoco, ours_mujoco_v5 = skipped, skipped, skipped, None
@@ -372,6 +452,7 @@ def main(argv=None) -> int:
                                             solver="mujoco", model="v5")
         brax = {p: brax_sizes(args.env, p, sizes, args, progress) for p in pipelines}
         brax_batched = {p: brax_sizes(args.env, p, sizes, args, progress, mesh=mesh, batched=True) for p in batched}
+        mjx_rows = mjx_sizes(args.env, sizes, args, progress) if args.mjx else None
         try:
             mujoco = mujoco_gymnasium(args.env, args, progress)
         except Exception as err:  # e.g. gymnasium[mujoco] extras missing: reported, not fatal
@@ -393,12 +474,14 @@ def main(argv=None) -> int:
                        "ours_over_mujoco_async2": rate / mujoco["async2"]["steps_per_s"],
                        "ours_mujoco_over_brax_mjx": mj_rate / _rate(brax.get("mjx"), i),
                        "ours_mujoco_over_brax_spring": mj_rate / _rate(brax.get("spring"), i),
-                       "ours_mujoco_v5_over_envpool": _rate(ours_mujoco_v5, i) / _rate(envpool_rows, i)})
+                       "ours_mujoco_v5_over_envpool": _rate(ours_mujoco_v5, i) / _rate(envpool_rows, i),
+                       "ours_mujoco_over_mjx": mj_rate / _rate(mjx_rows, i),
+                       "ours_over_mjx": rate / _rate(mjx_rows, i)})
     result = {"env": args.env, "control_dt": CONTROL_DT, "machine": harness.machine_info(),
               "note": "all columns measured in this one run; compare within it",
               "cpu_devices": num_devices, "load_average_before": load_before, "sizes": sizes,
               "ours": ours, "ours_1dev": ours_1dev, "ours_mujoco": ours_mujoco, "ours_mujoco_v5": ours_mujoco_v5,
-              "brax": brax, "brax_batched": brax_batched, "envpool": envpool_rows,
+              "brax": brax, "brax_batched": brax_batched, "envpool": envpool_rows, "mjx": mjx_rows,
               "mujoco": mujoco, "ratios": ratios}
     out = Path(args.out)
     harness.write_json(out / f"physics_{args.env}.json", result)

@@ -84,13 +84,14 @@ def run_ppo_cartpole_swingup(seed: int) -> dict[str, Any]:
 
 
 def run_sac_pendulum(seed: int) -> dict[str, Any]:
-    """SAC (registry defaults) on pendulum (swing-up) for 10k steps; value: mean return of 32 episodes.
+    """SAC (registry defaults) on pendulum (swing-up) for 20k steps; value: mean return of 32 episodes.
 
-    10k steps is the edge of solving: 3 of seeds 0-4 reach about -175, 2 stay near -280 (a step size of 1e-3
-    instead of 3e-4 gave the same on seeds 0, 1 and 4). The threshold is set below the measured spread; the old
-    test's -200 held only for the seed it used (2).
+    20k steps is the registry's default step count for SAC on pendulum. 10k steps, which this case used before,
+    is the edge of solving and its outcome depends on the CPU: on one 2-core CPU 3 of seeds 0-4 reached about
+    -175 and 2 stayed near -280 (seed 0: -286.7); on an AMD EPYC (2 cores) seed 0 gave -510.5 and seed 4 -299.0.
+    With 20k steps every seed solves on the AMD EPYC: -173.2 to -169.7.
     """
-    agent, result = _train("sac", "pendulum", 10_000, seed)
+    agent, result = _train("sac", "pendulum", 20_000, seed)
     return {"value": float(_final_eval(agent, result.state, 32).mean())}
 
 
@@ -304,7 +305,7 @@ CASES: dict[str, LearningCase] = {case.name: case for case in [
     LearningCase("ppo_cartpole_swingup", run_ppo_cartpole_swingup, 300.0, "mean return (64 episodes)",
                  spread=(539.2, 556.1, 572.2)),
     LearningCase("sac_pendulum", run_sac_pendulum, -350.0, "mean return (32 episodes)",
-                 spread=(-286.7, -217.8, -173.7)),
+                 spread=(-173.2, -170.9, -169.7)),  # 20k steps, AMD EPYC (2 cores)
     LearningCase("apg_balance", run_apg_balance, -60.0, "mean return (1024 episodes)",
                  spread=(-42.9, -36.5, -24.8)),
     *[LearningCase(f"es_quadratic_{s}", lambda seed, s=s: run_es_quadratic(s, seed), 0.05,

@@ -51,7 +51,10 @@ def _train_agents(args) -> list[str]:
 
 
 def _check_teacher(task_name: str, run_dir: str) -> None:
-    """Refuses a teacher run of another environment or other env options (e.g. Ant's 27 vs 105 observations)."""
+    """Refuses a teacher run of another environment or other env options (e.g. Ant's 27 vs 105 observations).
+
+    Reward shaping and the contact model (`solver`) may differ: neither changes what the policy reads or drives.
+    """
     import pathlib
 
     from envs.shaping import strip_reward_shaping
@@ -61,10 +64,12 @@ def _check_teacher(task_name: str, run_dir: str) -> None:
         raise SystemExit(f"--teacher {run_dir} has no config.json; pass the --out directory of `simlab train`")
     config = json.loads(path.read_text())
     task = task_of(task_name)
-    want = (task.env_name, dict(task.env_kwargs))
-    # Reward shaping (e.g. `action_rate_penalty`) changes only the teacher's training reward: its policy
-    # reads the same observation and drives the same body, so it may teach the plain task.
-    got = (config.get("env"), strip_reward_shaping(config.get("env_kwargs") or {}))
+    # Reward shaping (e.g. `action_rate_penalty`) changes only the teacher's training reward, and the contact
+    # model (`solver`) only the dynamics: its policy reads the same observation and drives the same body, so
+    # it may teach the plain task. (Runs from before the v5 tasks defaulted to solver="mujoco" do not record it.)
+    want = (task.env_name, {k: v for k, v in task.env_kwargs if k != "solver"})
+    got = (config.get("env"), {k: v for k, v in strip_reward_shaping(config.get("env_kwargs") or {}).items()
+                               if k != "solver"})
     if got != want:
         raise SystemExit(f"--teacher {run_dir} was trained on {got[0]!r} with env options {got[1]} (reward "
                          f"shaping aside), but the {task_name!r} task needs {want[0]!r} with {want[1]}")

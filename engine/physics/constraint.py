@@ -9,9 +9,14 @@ a Jacobian `J_i` `[nv]`, a position `pos_i` and margin, and from `solref`/`solim
 
 A pyramidal contact with condim c has 2(c−1) rows `J_n ± μ_k J_k`, all with
 `R = 2 μ² R_first / impratio` (μ = the sliding friction over √impratio), as MuJoCo
-sets them. Rows that MuJoCo would not create this step (a limit or contact not
-within its margin) keep their place with `active = 0`: their cost, force and
-Hessian vanish. Which rows exist is static (model structure); which are active is data.
+sets them. An elliptic contact with condim c > 1 has c rows: the normal `J_n` (its own
+`R_0` from the translational diagApprox) and one row per friction direction `J_k` (sliding
+along the two tangents, spin about the normal, rolling about the tangents) with
+`R_k = R_0 · μ²/μ_k²`, `μ = μ_1/√impratio`, and no position term in `aref`. The solver
+treats those rows as one cone (`solver.py`). Rows that MuJoCo would not create this step
+(a limit or contact not within its margin) keep their place with `active = 0`: their
+cost, force and Hessian vanish. Which rows exist is static (model structure); which are
+active is data.
 """
 from __future__ import annotations
 
@@ -24,10 +29,11 @@ from engine.physics import contacts as soft_contacts
 from engine.physics import math as pm
 from engine.physics import mj_collision
 from engine.physics import model as M
-from engine.struct import pytree_dataclass
+from engine.struct import pytree_dataclass, static_field
 
 MINVAL = 1e-15
 MINIMP, MAXIMP = 0.0001, 0.9999
+MINMU = 1e-5  # smallest friction coefficient of an elliptic cone's direction (keeps R_k finite)
 
 
 @pytree_dataclass
@@ -38,6 +44,11 @@ class Rows:
       jac: `[nr, nv]`; aref: `[nr]` reference acceleration; R: `[nr]` regularizer;
       active: `[nr]` 1.0 for rows MuJoCo would instantiate; floss: `[nr]` friction loss
       (0 outside friction rows).
+      cone_mu: per elliptic group, `[n, dim]`: column 0 is the cone's `μ = μ_1/√impratio`,
+        column k the friction coefficient `μ_k` of row k; `()` with pyramidal cones.
+      n_friction (static): the first rows are dof friction loss.
+      cones (static): `((n, dim), ...)` the elliptic groups, which are the last rows, point-major
+        (`n` contacts of `dim` rows each); every other row is one-sided.
     """
 
     jac: jnp.ndarray
@@ -45,6 +56,9 @@ class Rows:
     R: jnp.ndarray
     active: jnp.ndarray
     floss: jnp.ndarray
+    cone_mu: tuple = ()
+    n_friction: int = static_field(default=0)
+    cones: tuple = static_field(default=())
 
 
 @functools.lru_cache(maxsize=64)
@@ -52,7 +66,8 @@ def layout(sys_tree: M.Tree, pairs: tuple, friction_dofs: tuple, cone: int):
     """Static row layout.
 
     Returns a dict: `n_friction`, `limits` (joint ids with limits, hinge/slide),
-    `contact_rows` (rows per candidate point), `is_friction` `[nr]` bool, `nr`.
+    `condim` per candidate point, `contact_rows` (rows per candidate point), `is_friction`
+    `[nr]` bool, `nr`, and `cones` (`Rows.cones`: the elliptic groups, `()` when pyramidal).
     """
     limits = tuple(j for j, t in enumerate(sys_tree.jnt_type)
                    if sys_tree.jnt_limited[j] and t in (M.HINGE, M.SLIDE))
@@ -65,7 +80,10 @@ def layout(sys_tree: M.Tree, pairs: tuple, friction_dofs: tuple, cone: int):
     nr = nf + 2 * len(limits) + int(per_point.sum())
     is_friction = np.zeros(nr, bool)
     is_friction[:nf] = True
-    return dict(n_friction=nf, limits=limits, condim=condim, contact_rows=per_point, is_friction=is_friction, nr=nr)
+    cones = () if cone == M.PYRAMIDAL else tuple(
+        (int(np.sum(condim == c)), int(c)) for c in np.unique(condim) if c > 1)
+    return dict(n_friction=nf, limits=limits, condim=condim, contact_rows=per_point, is_friction=is_friction,
+                nr=nr, cones=cones)
 
 
 def impedance(solimp, pos, margin):
@@ -115,6 +133,7 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
     lay = layout(tree, sys.contact_pairs, mj.friction_dofs, mj.cone)
     nv, dtype = sys.nv, q.dtype
     jac, aref, R, active, floss = [], [], [], [], []
+    cone_mu = ()
 
     # Dof friction loss: J = e_dof, K = 0 (pos = margin = 0).
     fd = np.asarray(mj.friction_dofs, np.int32)
@@ -151,12 +170,14 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         for part, x in zip((jac, aref, R, active), (rows["jac"], rows["aref"], rows["R"], rows["active"])):
             part.append(x)
         floss.append(jnp.zeros_like(rows["aref"]))
+        cone_mu = rows["cone_mu"]
 
     if not jac:
         z = jnp.zeros((0,), dtype)
         return Rows(jac=jnp.zeros((0, nv), dtype), aref=z, R=z, active=z, floss=z)
     jac, aref, R, active, floss = (jnp.concatenate(x) for x in (jac, aref, R, active, floss))
-    return Rows(jac=jac, aref=aref, R=R, active=active, floss=floss)
+    return Rows(jac=jac, aref=aref, R=R, active=active, floss=floss, cone_mu=cone_mu,
+                n_friction=lay["n_friction"], cones=lay["cones"])
 
 
 def _take(x, idx: np.ndarray):
@@ -207,27 +228,53 @@ def _edge_directions(frame, friction, condim: int):
     return lin, (rot if condim > 3 else None)
 
 
+def _cone_directions(frame, condim: int):
+    """Linear and angular directions `[n, condim, 3]` of an elliptic contact's rows.
+
+    Row 0 is the normal, rows 1-2 slide along the tangents, row 3 spins about the normal,
+    rows 4-5 roll about the tangents (MuJoCo's order).
+    """
+    zero = jnp.zeros_like(frame[:, 0])
+    lin = [frame[:, 0], frame[:, 1], frame[:, 2], zero, zero, zero][:condim]
+    rot = [zero, zero, zero, frame[:, 0], frame[:, 1], frame[:, 2]][:condim]
+    return jnp.stack(lin, axis=1), (jnp.stack(rot, axis=1) if condim > 3 else None)
+
+
 def _contact_rows(sys: M.System, kin, contact, qd, lay) -> dict:
-    """`jac`, `aref`, `R`, `active` of the contact rows (pyramidal or frictionless), point-major."""
+    """`jac`, `aref`, `R`, `active`, `cone_mu` of the contact rows, point-major per condim group."""
     _, geom1, geom2 = soft_contacts.collision.contact_layout(sys.tree, sys.contact_pairs)
     body = np.asarray(sys.tree.geom_body)
     b1, b2 = body[geom1], body[geom2]
     moves = M.tree_arrays(sys.tree)["body_dof"].any(axis=1)
     condim = lay["condim"]
+    elliptic = sys.mj.cone == M.ELLIPTIC
     iw = sys.mj.body_invweight0
     tran = iw[b1, 0] + iw[b2, 0]
     # One impedance, R, K and B per point, shared by its rows.
     mu = contact.friction[:, 0]
-    diag = jnp.where(jnp.asarray(condim > 1), tran + mu * mu * tran, tran)
+    pyramid = jnp.asarray(condim > 1) & (not elliptic)
+    diag = jnp.where(pyramid, tran + mu * mu * tran, tran)
     _, r, kterm, b = _row_gains(sys, contact.dist, contact.includemargin, contact.solref, contact.solimp, diag)
-    r = jnp.where(jnp.asarray(condim > 1), 2.0 * mu * mu * r / jnp.maximum(MINVAL, sys.mj.impratio), r)
-    jac, point = [], []
+    r = jnp.where(pyramid, 2.0 * mu * mu * r / jnp.maximum(MINVAL, sys.mj.impratio), r)
+    jac, R, K, point, cone_mu = [], [], [], [], []
     # Rows are built per condim group so that shapes stay static; within a group point-major
-    # (MuJoCo's order: the edges of one contact together: +t1, −t1, +t2, −t2, ...).
+    # (MuJoCo's order: the rows of one contact together).
     for c in np.unique(condim):
         idx = np.nonzero(condim == c)[0]
         pos = _take(contact.pos, idx)
-        lin, rot = _edge_directions(_take(contact.frame, idx), _take(contact.friction, idx), int(c))
+        friction = _take(contact.friction, idx)
+        if elliptic and c > 1:
+            lin, rot = _cone_directions(_take(contact.frame, idx), int(c))
+            cone = jnp.maximum(friction[:, :c - 1], MINMU)
+            mu_cone = friction[:, :1] / jnp.sqrt(jnp.maximum(MINVAL, sys.mj.impratio))
+            scale = jnp.concatenate([jnp.ones_like(mu_cone), (mu_cone / cone) ** 2], axis=1)  # R_k / R_0
+            R.append((_take(r, idx)[:, None] * scale).reshape(-1))
+            K.append(jnp.concatenate([_take(kterm, idx)[:, None], jnp.zeros_like(cone)], axis=1).reshape(-1))
+            cone_mu.append(jnp.concatenate([mu_cone, cone], axis=1))
+        else:
+            lin, rot = _edge_directions(_take(contact.frame, idx), friction, int(c))
+            R.append(jnp.repeat(_take(r, idx), lin.shape[1]))
+            K.append(jnp.repeat(_take(kterm, idx), lin.shape[1]))
         rows = frame_jacobian(sys, kin, b2[idx], pos, lin, rot)
         if moves[b1[idx]].any():  # geom1 on a moving body (static bodies have zero Jacobians)
             rows = rows - frame_jacobian(sys, kin, b1[idx], pos, lin, rot)
@@ -235,8 +282,8 @@ def _contact_rows(sys: M.System, kin, contact, qd, lay) -> dict:
         point.append(np.repeat(idx, rows.shape[1]))
     point = np.concatenate(point)
     jac = jnp.concatenate(jac)
-    aref = -_take(b, point) * pm.dot(jac, qd) - _take(kterm, point)
-    return dict(jac=jac, aref=aref, R=_take(r, point), active=_take(contact.valid, point))
+    aref = -_take(b, point) * pm.dot(jac, qd) - jnp.concatenate(K)
+    return dict(jac=jac, aref=aref, R=jnp.concatenate(R), active=_take(contact.valid, point), cone_mu=tuple(cone_mu))
 
 
 def contact_forces(sys: M.System, contact: mj_collision.MjContact, force: jnp.ndarray) -> jnp.ndarray:
@@ -253,6 +300,11 @@ def contact_forces(sys: M.System, contact: mj_collision.MjContact, force: jnp.nd
         if c == 1:
             local = local.at[idx, 0].set(fc[offset:offset + len(idx)])
             offset += len(idx)
+            continue
+        if sys.mj.cone == M.ELLIPTIC:  # the rows are the normal and tangential components themselves
+            f = fc[offset:offset + c * len(idx)].reshape(len(idx), c)
+            offset += c * len(idx)
+            local = local.at[idx].set(f[:, :3])
             continue
         n_rows = 2 * (c - 1)
         f = fc[offset:offset + n_rows * len(idx)].reshape(len(idx), n_rows)

@@ -63,9 +63,7 @@ def forward(sys: M.System, q, qd, ctrl, qacc_warmstart) -> Forward:
     qacc_smooth = solve(mass, qfrc_smooth)
     contact = mj_collision.collide(sys, kin)
     rows = constraint.make_rows(sys, kin, q, qd, contact)
-    lay = constraint.layout(sys.tree, sys.contact_pairs, sys.mj.friction_dofs, sys.mj.cone)
-    qacc, force = solver.solve(mass, qfrc_smooth, qacc_smooth, rows, lay["n_friction"], qacc_warmstart,
-                               sys.mj.iterations, solve)
+    qacc, force = solver.solve(mass, qfrc_smooth, qacc_smooth, rows, qacc_warmstart, sys.mj.iterations, solve)
     qfrc_constraint = solver.rmatvec(rows.jac, force) if force.shape[0] else jnp.zeros_like(qacc)
     if contact.dist.shape[0]:
         contact_force = constraint.contact_forces(sys, contact, force)

@@ -117,8 +117,6 @@ def _validate(m, solver: str = "penalty") -> None:
     if solver == "mujoco":
         if m.opt.integrator == int(mujoco.mjtIntegrator.mjINT_IMPLICIT):
             fail("<option>", "integrator='implicit'", "use Euler, RK4 or implicitfast with solver='mujoco'")
-        if m.opt.cone != int(mujoco.mjtCone.mjCONE_PYRAMIDAL):
-            fail("<option>", "cone='elliptic'", "only pyramidal friction cones are implemented; use cone='pyramidal'")
         if m.opt.noslip_iterations:
             fail("<option>", "noslip_iterations", "the noslip post-solver is not implemented; set it to 0")
         if np.any(getattr(m, "actuator_damping", np.zeros(1))):

@@ -19,8 +19,8 @@ Differences from `Ant-v5`:
 
 | what | gymnasium (MuJoCo C) | here |
 |---|---|---|
-| dynamics | MuJoCo (RK4 as declared in the model, constraint solver) | `engine.physics`: semi-implicit Euler, soft penalty contacts and limits (docs/physics.md) |
-| `cfrc_ext` | contact wrenches from MuJoCo's solver | the same wrench definition (torque about the tree COM; force; verified against MuJoCo on MuJoCo's contacts) built from our soft contact forces of the last substep; values therefore differ |
+| dynamics | MuJoCo (RK4 as declared in the model, constraint solver) | `engine.physics`, `solver="mujoco"` (default): MuJoCo's constraint model and the model's integrator in float32 with 6 Newton iterations, agreeing with `mj_step` to 1e-5 or better on MuJoCo's states (docs/physics.md); `solver="penalty"`: semi-implicit Euler, soft penalty contacts and limits (faster; returns do not carry over) |
+| `cfrc_ext` | contact wrenches from MuJoCo's solver | the same wrench definition (torque about the tree COM; force; verified against MuJoCo on MuJoCo's contacts) built from the contact forces of the last substep: the constraint solver's with `solver="mujoco"` (at the substep's start), the soft contacts' with `"penalty"` (values then differ) |
 | body positions for the velocity | `xpos` of the start of the last MuJoCo substep (one substep stale) | body positions of the end of the step |
 | reset quaternion | torso quaternion with noise, not renormalized in the reset observation | renormalized to unit length |
 | float precision | float64 | float32 |
@@ -58,7 +58,7 @@ class AntParams:
     exclude_current_positions_from_observation: bool = True
     include_cfrc_ext_in_observation: bool = True
     frame_skip: int = 5
-    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
+    solver: str = "mujoco"  # MuJoCo's constraint model and integrator; "penalty": faster soft contacts (docs/physics.md)
     xml_file: str = "ant.xml"
 
 

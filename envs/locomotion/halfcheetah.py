@@ -17,7 +17,7 @@ Differences from `HalfCheetah-v5`:
 
 | what | gymnasium (MuJoCo C) | here |
 |---|---|---|
-| dynamics | MuJoCo (Euler as declared in the model, constraint solver) | `engine.physics`: semi-implicit Euler, soft penalty contacts and limits |
+| dynamics | MuJoCo (Euler as declared in the model, constraint solver) | `engine.physics`, `solver="mujoco"` (default): MuJoCo's constraint model and the model's integrator in float32 with 6 Newton iterations, agreeing with `mj_step` to 1e-5 or better on MuJoCo's states (docs/physics.md); `solver="penalty"`: semi-implicit Euler, soft penalty contacts and limits (faster; returns do not carry over) |
 | float precision | float64 | float32 |
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ class HalfCheetahParams:
     reset_noise_scale: float = 0.1
     exclude_current_positions_from_observation: bool = True
     frame_skip: int = 5
-    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
+    solver: str = "mujoco"  # MuJoCo's constraint model and integrator; "penalty": faster soft contacts (docs/physics.md)
     xml_file: str = "half_cheetah.xml"
 
 

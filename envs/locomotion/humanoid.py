@@ -20,10 +20,10 @@ Differences from `Humanoid-v5`:
 | what | gymnasium (MuJoCo C) | here |
 |---|---|---|
 | model | `humanoid.xml` with two hip-knee fixed tendons (coupling constraints) and self-collisions between limbs | brax's `humanoid.xml`: no tendons, so hips and knees move independently; contacts only between the floor and the two foot spheres (all other geoms have contype 0), so a fallen body passes through the floor (episodes terminate at z < 1 first) |
-| dynamics | MuJoCo (RK4 as declared in the model, constraint solver) | `engine.physics`: semi-implicit Euler, soft penalty contacts and limits (the model's integrator option is ignored) |
+| dynamics | MuJoCo (RK4 as declared in the model, constraint solver) | `engine.physics`, `solver="mujoco"` (default): MuJoCo's constraint model and the model's integrator in float32 with 6 Newton iterations, agreeing with `mj_step` to 1e-5 or better on MuJoCo's states (docs/physics.md); `solver="penalty"`: semi-implicit Euler, soft penalty contacts and limits (faster; returns do not carry over) |
 | `cinert`, `cvel` | MuJoCo's, of the start of the last substep (one substep stale) | the same definitions (inertia and velocity about the tree COM, world axes; verified against MuJoCo on the same qpos/qvel) at the end of the step |
 | `qfrc_actuator` | MuJoCo's actuator forces of the last substep | gear · clip(gain · clip(action)) at the end of the step: identical for these motors |
-| `cfrc_ext` | contact wrenches from MuJoCo's solver | the same wrench definition from our soft contact forces of the last substep; values differ, and so does `reward_contact` |
+| `cfrc_ext` | contact wrenches from MuJoCo's solver | the same wrench definition from the contact forces of the last substep: the constraint solver's with `solver="mujoco"`, the soft contacts' with `"penalty"` (values then differ, and so does `reward_contact`) |
 | mass centre for the velocity | from `xipos` of the start of the last substep | body COMs at the end of the step |
 | info | `tendon_length`, `tendon_velocity` | absent (no tendons) |
 | float precision | float64 | float32 |
@@ -64,7 +64,7 @@ class HumanoidParams:
     include_qfrc_actuator_in_observation: bool = True
     include_cfrc_ext_in_observation: bool = True
     frame_skip: int = 5
-    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
+    solver: str = "mujoco"  # MuJoCo's constraint model and integrator; "penalty": faster soft contacts (docs/physics.md)
     xml_file: str = "humanoid.xml"
 
 

@@ -19,7 +19,7 @@ Differences from `Walker2d-v5`:
 
 | what | gymnasium (MuJoCo C) | here |
 |---|---|---|
-| dynamics | MuJoCo (RK4 as declared in the model, constraint solver) | `engine.physics`: semi-implicit Euler, soft penalty contacts and limits (the model's integrator option is ignored) |
+| dynamics | MuJoCo (RK4 as declared in the model, constraint solver) | `engine.physics`, `solver="mujoco"` (default): MuJoCo's constraint model and the model's integrator in float32 with 6 Newton iterations, agreeing with `mj_step` to 1e-5 or better on MuJoCo's states (docs/physics.md); `solver="penalty"`: semi-implicit Euler, soft penalty contacts and limits (faster; returns do not carry over) |
 | float precision | float64 | float32 |
 """
 from __future__ import annotations
@@ -43,7 +43,7 @@ class Walker2dParams:
     reset_noise_scale: float = 5e-3
     exclude_current_positions_from_observation: bool = True
     frame_skip: int = 4
-    solver: str = "penalty"  # "mujoco": MuJoCo's constraint model and integrator (docs/physics.md)
+    solver: str = "mujoco"  # MuJoCo's constraint model and integrator; "penalty": faster soft contacts (docs/physics.md)
     xml_file: str = "walker2d_v5.xml"
 
 

@@ -63,6 +63,8 @@ def test_teacher_check_allows_reward_shaping_only(tmp_path):
     base = {"include_cfrc_ext_in_observation": False}
     (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {**base, "action_rate_penalty": 0.3}}))
     cli._check_teacher("ant", str(tmp_path))  # a smoothness-shaped teacher drives the plain task
+    (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {**base, "solver": "mujoco"}}))
+    cli._check_teacher("ant", str(tmp_path))  # so does one trained under the other contact model
     (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {}}))
     with pytest.raises(SystemExit, match="reward shaping aside"):
         cli._check_teacher("ant", str(tmp_path))

@@ -74,6 +74,57 @@ def leaf_elimination_plan(tree: M.Tree):
     return tuple(steps), np.array(remaining, np.int32)
 
 
+# A remaining chain of at most this many dofs (each an ancestor of the next, so its block is dense, e.g. a free
+# joint's 6) is solved by one unrolled Cholesky instead of one elimination step per dof.
+DENSE_TAIL_MAX = 8
+
+
+@functools.lru_cache(maxsize=64)
+def dense_tail_steps(tree: M.Tree) -> int:
+    """How many leaf-elimination steps `solve_tree` runs before the rest is one dense chain (`DENSE_TAIL_MAX`)."""
+    steps, rest = leaf_elimination_plan(tree)
+    anc = M.tree_arrays(tree)["dof_anc"]
+    remaining = list(range(tree.nv))
+    for i in range(len(steps) + 1):
+        if len(remaining) <= DENSE_TAIL_MAX and all(anc[a, b] or anc[b, a] for a in remaining for b in remaining
+                                                    if a != b):
+            return i
+        if i == len(steps):
+            return i
+        remaining = [remaining[k] for k in steps[i][1]]
+    return len(steps)
+
+
+def _cholesky_solve_unrolled(a: jnp.ndarray, b: jnp.ndarray) -> jnp.ndarray:
+    """`a⁻¹ b` for a small SPD `[k, k]` block, as straight-line Cholesky (k static, at most `DENSE_TAIL_MAX`)."""
+    k = a.shape[0]
+    L = {}
+    for j in range(k):
+        s = a[j, j]
+        for p in range(j):
+            s = s - L[j, p] * L[j, p]
+        L[j, j] = jnp.sqrt(s)
+        inv = 1.0 / L[j, j]
+        for i in range(j + 1, k):
+            t = a[i, j]
+            for p in range(j):
+                t = t - L[i, p] * L[j, p]
+            L[i, j] = t * inv
+    y = []
+    for i in range(k):
+        t = b[i]
+        for p in range(i):
+            t = t - L[i, p] * y[p]
+        y.append(t / L[i, i])
+    x = [None] * k
+    for i in reversed(range(k)):
+        t = y[i]
+        for p in range(i + 1, k):
+            t = t - L[p, i] * x[p]
+        x[i] = t / L[i, i]
+    return jnp.stack(x)
+
+
 def solve_tree(matrix: jnp.ndarray, rhs: jnp.ndarray, tree: M.Tree) -> jnp.ndarray:
     """Solve `matrix x = rhs` for an SPD `[nv, nv]` matrix with the sparsity of the dof tree.
 
@@ -81,13 +132,16 @@ def solve_tree(matrix: jnp.ndarray, rhs: jnp.ndarray, tree: M.Tree) -> jnp.ndarr
     (joint-space inertia plus terms on one kinematic chain each, such as contacts
     with the static world). Leaf groups are eliminated by block LDLᵀ (`L = C D⁻¹`,
     `S = A_R − C D⁻¹ Cᵀ` with `D` diagonal, no fill-in), then back-substitution
-    `x_g = D⁻¹ y_g − Lᵀ x_R`: as many vectorized steps as the dof tree is deep.
+    `x_g = D⁻¹ y_g − Lᵀ x_R`: as many vectorized steps as the dof tree is deep, except that a
+    last chain of at most `DENSE_TAIL_MAX` dofs (a free joint's 6) is one unrolled Cholesky
+    (0.27 against 0.37-0.49 µs per env for ant's mass matrix, 1,024 envs, in isolation).
     Each Schur complement is materialized (`pm.materialize`) so XLA does not
     re-evaluate the elimination chain per element. On CPU this beats batched
     LAPACK Cholesky, whose per-matrix call overhead dominates at these sizes, and
     it needs no LAPACK thread pool (see `engine.batching.lapack_serial_batch`).
     """
     steps, _ = leaf_elimination_plan(tree)
+    steps = steps[:dense_tail_steps(tree)]
     saved = []
     a, b = matrix, rhs
     for group, kept in steps:
@@ -99,7 +153,10 @@ def solve_tree(matrix: jnp.ndarray, rhs: jnp.ndarray, tree: M.Tree) -> jnp.ndarr
         y = b[group]
         b = b[kept] - pm.sum_axis(l * y, -1)
         saved.append((group, kept, l, d, y))
-    x = b / a[np.arange(len(b)), np.arange(len(b))]  # the last dofs are unrelated leaves: diagonal
+    if len(steps) == len(leaf_elimination_plan(tree)[0]):
+        x = b / a[np.arange(len(b)), np.arange(len(b))]  # the last dofs are unrelated leaves: diagonal
+    else:
+        x = _cholesky_solve_unrolled(a, b)  # the last dofs are one chain: a dense block
     for group, kept, l, d, y in reversed(saved):
         xg = y / d - pm.sum_axis(l * x[:, None], 0)
         order = np.argsort(np.concatenate([kept, group]))

@@ -28,7 +28,7 @@ Measured per batch size, all at a 0.05 s control period on the same MJCF model
   * with `--mjx`, MJX itself (`mujoco.mjx.step`, `n_frames` per control step, `jit(lax.scan(vmap))`)
     on the same brax model: the anchor of the mujoco mode on a machine where Brax's training
     dependencies are not installed (e.g. a GPU host).
-Compile time of each fused rollout is recorded. Writes `<out>/physics_<env>.json` and `.png`;
+The anchors live in bench/physics_anchors.py. Compile time of each fused rollout is recorded. Writes `<out>/physics_<env>.json` and `.png`;
 `--json` prints the JSON. Timings on a shared machine are noisy: compare within one run.
 
 OUT is `--out DIR` (default ./simlab_results/physics); `--publish` writes the tracked bench/results/
@@ -37,7 +37,6 @@ instead. Existing files are not replaced without `--overwrite` (bench/output.py)
 from __future__ import annotations
 
 import argparse
-import importlib.resources
 import json
 import os
 import sys
@@ -45,18 +44,13 @@ from pathlib import Path
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 from tqdm import tqdm
 
 from bench import harness, output
+from bench.physics_anchors import (BRAX_PIPELINES, CONTROL_DT, DEFAULT_SIZES, GYM_IDS, brax_asset,
+                                    gym_asset, mesh_for, steps_for, brax_sizes, envpool_sizes,
+                                    mjx_sizes, mujoco_gymnasium)
 from engine.batching import sharded_vmap
-
-CONTROL_DT = 0.05
-BRAX_PIPELINES = ("spring", "positional", "generalized", "mjx")
-GYM_IDS = {"ant": "Ant-v5", "humanoid": "Humanoid-v5"}
-DEFAULT_SIZES = "1,64,1024,4096,8192"
-BRAX_BATCHED_CHUNK = 128
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simlab bench physics", description=__doc__.split("\n")[0])
@@ -81,53 +75,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _asset(env: str) -> str:
-    return os.fspath(importlib.resources.files("brax") / "envs" / "assets" / f"{env}.xml")
-
-
-def _steps_for(num_envs: int, override: int) -> int:
-    return override if override > 0 else int(np.clip(2 ** 15 // num_envs, 4, 200))
-
-
-def _mesh_for(num_envs: int, mesh):
-    """The mesh if the batch splits evenly over it, else None (one device)."""
-    return mesh if mesh is not None and num_envs % mesh.devices.size == 0 else None
-
-
-def _gym_asset(env: str) -> str:
-    return os.fspath(importlib.resources.files("gymnasium") / "envs" / "mujoco" / "assets" / f"{env}.xml")
-
-
-# What Brax 0.14's `Ant`/`Humanoid(backend="mjx")` set on the model (brax/envs/ant.py, humanoid.py): Newton, one
-# iteration, 4 line-search iterations, no implicit Euler damping. Read from Brax when it is importable
-# (`_mjx_settings`), else these, so the MJX column means the same on a host without Brax.
-BRAX_MJX_SETTINGS = {"iterations": 1, "ls_iterations": 4, "eulerdamp": False}
-
-
-def _mjx_settings(env: str) -> dict:
-    """Solver settings of Brax's mjx pipeline for `env`: from Brax if importable, else `BRAX_MJX_SETTINGS`."""
-    try:
-        import mujoco
-        from brax import envs as brax_envs
-
-        opt = brax_envs.get_environment(env, backend="mjx").sys.opt
-        return {"iterations": int(opt.iterations), "ls_iterations": int(opt.ls_iterations),
-                "eulerdamp": not int(opt.disableflags) & int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)}
-    except Exception:
-        return dict(BRAX_MJX_SETTINGS)
-
-
 def _load_ours(env: str, solver: str, model: str):
     """Our System for `env` with `solver`; `model` "brax" (brax's asset) or "v5" (gymnasium's)."""
     from engine import physics
 
     if solver == "penalty":
-        return physics.load_mjcf(_asset(env))
+        return physics.load_mjcf(brax_asset(env))
     import mujoco
 
     from envs.locomotion.base import MUJOCO_ITERATIONS
 
-    path = _asset(env) if model == "brax" else _gym_asset(env)
+    path = brax_asset(env) if model == "brax" else gym_asset(env)
     # On brax's model: the iteration count the model declares (4 for ant). Brax's mjx pipeline overrides it with
     # 1 iteration and a 4-step line search; one Newton iteration with an exact line search (ours, or MuJoCo C with
     # ls_iterations=50) goes unstable on random-control ants within 2 s, so ours is not run that way.
@@ -152,10 +110,10 @@ def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours", 
     rows = []
     for n in sizes:
         progress.set_description(f"{label} n={n}")
-        steps = _steps_for(n, args.steps)
+        steps = steps_for(n, args.steps)
         state = jax.vmap(lambda k: physics.init(sys_, q0, 0.1 * jax.random.normal(k, (sys_.nv,))))(
             jax.random.split(jax.random.PRNGKey(0), n))
-        use = _mesh_for(n, mesh)
+        use = mesh_for(n, mesh)
         devices = 1 if use is None else use.devices.size
         chunk = physics.batch_chunk(sys_, devices)
         batched_step = sharded_vmap(lambda s, u: physics.step(sys_, s, u), chunk, use)
@@ -173,163 +131,6 @@ def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours", 
             rows[-1]["iterations"] = int(sys_.mj.iterations)
         progress.update(1)
     return rows
-
-
-def envpool_sizes(env: str, sizes, args, progress) -> list[dict] | dict:
-    """EnvPool's `Ant-v5`/`Humanoid-v5` with one thread per core, uniform random actions."""
-    try:
-        import envpool
-    except ImportError as err:
-        progress.update(len(sizes))
-        return {"error": f"{type(err).__name__}: {err} (pip install envpool)"}
-    gym_id = GYM_IDS[env]
-    threads = os.cpu_count() or 1
-    rows = []
-    rng = np.random.default_rng(0)
-    for n in sizes:
-        progress.set_description(f"envpool {gym_id} n={n}")
-        try:
-            timestep = 0.01 if env == "ant" else 0.003
-            pool = envpool.make_gymnasium(gym_id, num_envs=n, batch_size=n, num_threads=min(threads, n), seed=0,
-                                          frame_skip=int(round(CONTROL_DT / timestep)))
-            frame_skip = int(pool.spec.config.frame_skip)
-            pool.reset()
-            low, high = pool.action_space.low, pool.action_space.high
-            actions = rng.uniform(low, high, (8, n) + low.shape).astype(np.float32)
-            calls = [0]
-
-            def step(pool=pool, actions=actions, calls=calls):
-                pool.step(actions[calls[0] % 8])
-                calls[0] += 1
-
-            row = harness.time_python_loop(step, n, 10 ** 7, args.mujoco_budget)
-            row.update(threads=min(threads, n), frame_skip=frame_skip, gym_id=gym_id)
-            rows.append(row)
-            pool.close()
-        except Exception as err:
-            rows.append({"num_envs": n, "error": f"{type(err).__name__}: {err}"})
-        progress.update(1)
-    return rows
-
-
-def brax_sizes(env: str, pipeline: str, sizes, args, progress, mesh=None, batched: bool = False) -> list[dict] | dict:
-    try:
-        from brax import envs as brax_envs
-
-        probe = brax_envs.get_environment(env, backend=pipeline)
-        n_frames = max(1, int(round(CONTROL_DT / float(probe.sys.opt.timestep))))
-        benv = brax_envs.get_environment(env, backend=pipeline, n_frames=n_frames)
-    except Exception as err:  # a pipeline that cannot even build is reported, not fatal
-        progress.update(len(sizes))
-        return {"error": f"{type(err).__name__}: {err}"}
-    rows = []
-    for n in sizes:
-        progress.set_description(f"brax-{pipeline}{'-batched' if batched else ''} n={n}")
-        steps = _steps_for(n, args.steps)
-        use = _mesh_for(n, mesh)
-        batched_step = sharded_vmap(benv.step, BRAX_BATCHED_CHUNK, use) if batched else jax.vmap(benv.step)
-        try:
-            state = jax.jit(jax.vmap(benv.reset))(jax.random.split(jax.random.PRNGKey(0), n))
-
-            def rollout(state, key, n=n, steps=steps, batched_step=batched_step):
-                def body(state, k):
-                    action = jax.random.uniform(k, (n, benv.action_size), minval=-1.0, maxval=1.0)
-                    return batched_step(state, action), None
-                state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
-                return state, jnp.sum(state.obs)
-
-            row = harness.time_compiled(rollout, state, jax.random.PRNGKey(1), n, steps, args.repeats)
-            row["dt"] = float(benv.dt)
-            if batched:
-                row.update(devices=1 if use is None else use.devices.size, chunk=BRAX_BATCHED_CHUNK)
-            rows.append(row)
-        except Exception as err:
-            rows.append({"num_envs": n, "error": f"{type(err).__name__}: {err}"})
-        progress.update(1)
-    return rows
-
-
-def mjx_sizes(env: str, sizes, args, progress) -> list[dict] | dict:
-    """`mujoco.mjx.step` on brax's model, `n_frames` steps per 0.05 s control step, as Brax's mjx pipeline steps it."""
-    try:
-        import mujoco
-        from mujoco import mjx
-
-        m = mujoco.MjModel.from_xml_path(_asset(env))
-        settings = _mjx_settings(env)  # as Brax's mjx pipeline sets them
-        m.opt.solver = int(mujoco.mjtSolver.mjSOL_NEWTON)
-        m.opt.iterations, m.opt.ls_iterations = settings["iterations"], settings["ls_iterations"]
-        if not settings["eulerdamp"]:
-            m.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_EULERDAMP)
-        n_frames = max(1, int(round(CONTROL_DT / float(m.opt.timestep))))
-        mx = mjx.put_model(m)
-        d0 = mjx.make_data(mx)
-    except Exception as err:  # MJX missing or the model unsupported: reported, not fatal
-        progress.update(len(sizes))
-        return {"error": f"{type(err).__name__}: {err}"}
-    q0 = jnp.asarray(m.qpos0, jnp.float32)
-    if env == "ant":  # the same start as ours
-        q0 = q0.at[7:].set(jnp.array([0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0]))
-
-    def control_step(d, u):
-        d = d.replace(ctrl=u)
-        return jax.lax.scan(lambda d, _: (mjx.step(mx, d), None), d, None, length=n_frames)[0]
-
-    rows = []
-    for n in sizes:
-        progress.set_description(f"mjx n={n}")
-        steps = _steps_for(n, args.steps)
-        try:
-            state = jax.jit(jax.vmap(lambda k: d0.replace(qpos=q0, qvel=0.1 * jax.random.normal(k, (m.nv,)))))(
-                jax.random.split(jax.random.PRNGKey(0), n))
-
-            def rollout(state, key, n=n, steps=steps):
-                def body(state, k):
-                    ctrl = jax.random.uniform(k, (n, m.nu), minval=-1.0, maxval=1.0)
-                    return jax.vmap(control_step)(state, ctrl), None
-                state, _ = jax.lax.scan(body, state, jax.random.split(key, steps))
-                return state, jnp.sum(state.qpos[:, 2])
-
-            row = harness.time_compiled(rollout, state, jax.random.PRNGKey(1), n, steps, args.repeats)
-            row.update(n_frames=n_frames, iterations=int(m.opt.iterations), ls_iterations=int(m.opt.ls_iterations))
-            rows.append(row)
-        except Exception as err:
-            rows.append({"num_envs": n, "error": f"{type(err).__name__}: {err}"})
-        progress.update(1)
-    return rows
-
-
-def mujoco_gymnasium(env: str, args, progress) -> dict:
-    import gymnasium
-
-    gym_id = GYM_IDS[env]
-    timestep = 0.01 if env == "ant" else 0.003
-    kwargs = {"frame_skip": int(round(CONTROL_DT / timestep))}
-    out = {}
-    progress.set_description(f"mujoco {gym_id} 1 process")
-    single = gymnasium.make(gym_id, **kwargs)
-    single.reset(seed=0)
-    space = single.action_space
-    space.seed(0)
-
-    def step_single():
-        *_, terminated, truncated, _ = single.step(space.sample())
-        if terminated or truncated:
-            single.reset()
-
-    out["single"] = harness.time_python_loop(step_single, 1, 10 ** 7, args.mujoco_budget)
-    single.close()
-    progress.update(1)
-    progress.set_description(f"mujoco {gym_id} async x2")
-    vec = gymnasium.make_vec(gym_id, num_envs=2, vectorization_mode="async", **kwargs)
-    vec.reset(seed=0)
-    vspace = vec.action_space
-    vspace.seed(0)
-    out["async2"] = harness.time_python_loop(lambda: vec.step(vspace.sample()), 2, 10 ** 7, args.mujoco_budget)
-    vec.close()
-    progress.update(1)
-    out["dt"] = kwargs["frame_skip"] * timestep
-    return out
 
 
 def _cell(c: dict) -> str:

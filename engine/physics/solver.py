@@ -111,7 +111,8 @@ def gram(a, w):
     """`aᵀ diag(w) a` `[n, n]` for `a` `[m, n]`, `w` `[m]`, as a fused broadcast-and-sum over m.
 
     Batched under `vmap`, XLA on CPU runs this 2x faster than the equivalent batched matrix product
-    (for ant's 116 x 14 rows: 0.7 against 1.4 µs per env), and it is exact in float32 on every backend.
+    (for ant's 116 x 14 rows: 0.7 against 1.4 µs per env), and it runs at full float32 precision on every
+    backend (no reduced-precision matmul such as TF32 on GPUs).
     """
     return jnp.sum(a[:, :, None] * (w[:, None] * a)[:, None, :], axis=0)
 

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.specs import BoxSpec
+from simlab.engine.specs import BoxSpec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,8 @@ from typing import Any
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
+
+from simlab.engine import io
 
 # orbax logs every save at INFO; keep our progress output readable.
 logging.getLogger("absl").setLevel(logging.WARNING)
@@ -195,17 +196,7 @@ def _write_checksums(step_dir: Path) -> None:
         if path.is_file() and path.name != CHECKSUMS and not path.name.startswith(f".{CHECKSUMS}"):
             size, sha = _file_digest(path)
             files[path.relative_to(step_dir).as_posix()] = {"size": size, "sha256": sha}
-    fd, tmp = tempfile.mkstemp(dir=step_dir, prefix=f".{CHECKSUMS}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump({"version": 1, "files": files}, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, step_dir / CHECKSUMS)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    io.write_json(step_dir / CHECKSUMS, {"version": 1, "files": files}, indent=1)
 
 
 def _damaged(path: Path, step: int, file: str | None, reason: str) -> CheckpointDamagedError:

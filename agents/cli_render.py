@@ -54,7 +54,7 @@ def _policy(args, env):
         trained_on = json.loads(config_path.read_text()).get("env")
         if trained_on != args.env:
             raise ValueError(f"--checkpoint {args.checkpoint} was trained on {trained_on!r}, not {args.env!r}")
-    from agents.loading import load_policy
+    from simlab.agents.loading import load_policy
 
     policy = load_policy(args.checkpoint, deterministic=True, seed=args.seed)
     return lambda obs, rng: np.asarray(policy(obs), spec.dtype)
@@ -83,7 +83,7 @@ def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int
     """Frames `[H, W, 3]` uint8 of a `steps`-step rollout of `env_name` (plus the initial one); and the fps."""
     import jax
 
-    import envs
+    from simlab import envs
 
     env = envs.make(env_name)
     if not env.supports_rendering:
@@ -108,8 +108,8 @@ def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int
 def cmd_render(args) -> int:
     try:
         out = _check_args(args)
-        import envs
-        from envs.boundary import check_seed
+        from simlab import envs
+        from simlab.envs.boundary import check_seed
 
         check_seed(args.seed)
         env = envs.make(args.env)

@@ -130,7 +130,7 @@ def _saved_total_steps(run_dir: str) -> int | None:
 
 def _check_train_options(args) -> None:
     """Range checks of the train-loop options, naming the flag, the value and the valid range."""
-    from agents.train import MAX_STEPS, check_count
+    from simlab.agents.train import MAX_STEPS, check_count
 
     if args.steps is not None:
         check_count("--steps", args.steps, 1, MAX_STEPS, "environment steps (the step counter is int32)")
@@ -181,13 +181,13 @@ def _resume_command(args, out: str, steps: int) -> str:
 def cmd_train(args) -> int:
     """`simlab train`: exit 0 on success (or when a resumed run is already complete), 2 for bad options or an
     unusable run directory/checkpoint, 1 when training fails (diverged, disk full), 130 on Ctrl-C."""
-    from agents.checkpoint import CheckpointError
-    from agents.registry import default_steps, make_agent
-    from agents.run_log import RunDirectoryError
-    from agents.train import (NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted, TrainOptions,
-                              train)
-    from envs.boundary import check_seed
-    from engine import sharding
+    from simlab.agents.checkpoint import CheckpointError
+    from simlab.agents.registry import default_steps, make_agent
+    from simlab.agents.run_log import RunDirectoryError
+    from simlab.agents.train import (NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted,
+                                     TrainOptions, train)
+    from simlab.envs.boundary import check_seed
+    from simlab.engine import sharding
 
     out = None
     steps = None
@@ -196,7 +196,7 @@ def cmd_train(args) -> int:
         if args.devices > 1:
             _declare_cpu_devices(args.devices)  # before anything starts JAX
         check_seed(args.seed)
-        import envs
+        from simlab import envs
 
         envs.entry(args.env)
         overrides = _overrides(args)
@@ -250,10 +250,10 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from agents.checkpoint import CheckpointError
-    from agents.evaluation import make_evaluator, summarize
-    from agents.loading import load_run
-    from envs.boundary import check_seed
+    from simlab.agents.checkpoint import CheckpointError
+    from simlab.agents.evaluation import make_evaluator, summarize
+    from simlab.agents.loading import load_run
+    from simlab.envs.boundary import check_seed
 
     try:
         check_seed(args.seed)

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.struct import pytree_dataclass
+from simlab.engine.struct import pytree_dataclass
 
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 

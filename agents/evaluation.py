@@ -7,8 +7,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env
-from engine.wrappers import TimeLimit, VmapWrapper
+from simlab.engine.env import Env
+from simlab.engine.wrappers import TimeLimit, VmapWrapper
 
 
 def episode_length_of(env: Env) -> int:

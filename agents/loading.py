@@ -14,8 +14,8 @@ from typing import Any, Callable
 import jax
 import numpy as np
 
-from agents import checkpoint
-from agents.registry import make_agent
+from simlab.agents import checkpoint
+from simlab.agents.registry import make_agent
 
 
 def load_run(run_dir: str | Path, step: int | None = None) -> tuple[Any, Any, dict]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from engine.struct import pytree_dataclass
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

@@ -88,17 +88,17 @@ DEFAULT_STEPS: dict[tuple[str, str], int] = {
 def _load_builtin() -> None:
     if _FACTORIES:
         return
-    from agents.ppo import PPOConfig, make_ppo
+    from simlab.agents.ppo import PPOConfig, make_ppo
 
     _FACTORIES["ppo"] = (make_ppo, PPOConfig)
     try:
-        from agents.sac import SACConfig, make_sac
+        from simlab.agents.sac import SACConfig, make_sac
 
         _FACTORIES["sac"] = (make_sac, SACConfig)
     except ImportError:
         pass
     try:
-        from agents.apg import APGConfig, make_apg
+        from simlab.agents.apg import APGConfig, make_apg
 
         _FACTORIES["apg"] = (make_apg, APGConfig)
     except ImportError:
@@ -144,7 +144,7 @@ def make_agent(algo: str, env_name: str, overrides: dict[str, Any] | None = None
     (`agents.validation.check_trainable`: multi-agent and pixel environments are refused with what to use
     instead). Raises ValueError or TypeError naming the problem.
     """
-    from agents.validation import check_env_kwargs, check_trainable
+    from simlab.agents.validation import check_env_kwargs, check_trainable
 
     check_env_kwargs(env_kwargs)
     config = make_config(algo, env_name, overrides)

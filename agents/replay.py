@@ -16,7 +16,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from engine.struct import pytree_dataclass
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

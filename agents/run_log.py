@@ -26,6 +26,8 @@ try:
 except ImportError:  # pragma: no cover - not POSIX: PID-only locking
     fcntl = None
 
+from simlab.engine import io as files
+
 FIRST_COLUMNS = ["iteration", "env_steps", "wall_time_s", "eval_return", "eval_return_std", "train_return"]
 LOCK_NAME = ".simlab.lock"
 # What `simlab train` writes into a run directory; `--overwrite` removes these and nothing else.
@@ -282,12 +284,7 @@ class RunLog:
             else:
                 dropped += 1
         if dropped:
-            tmp = self.csv_path.with_name(f".{self.csv_path.name}.{os.getpid()}.tmp")
-            with tmp.open("w", newline="") as f:
-                f.write("".join(keep))
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.csv_path)
+            files.write_text(self.csv_path, "".join(keep))
         self.columns = columns
         return dropped
 
@@ -348,14 +345,11 @@ class RunLog:
         ax.legend()
         fig.tight_layout()
         path = self.out_dir / "learning_curve.png"
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
         try:
-            fig.savefig(tmp)
-            os.replace(tmp, path)  # never a half-written PNG
+            with files.atomic_path(path, ".tmp.png") as tmp:  # never a half-written PNG
+                fig.savefig(tmp)
         finally:
             plt.close(fig)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
         return path
 
     def close(self) -> None:

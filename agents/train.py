@@ -23,7 +23,6 @@ import math
 import os
 import signal
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -33,11 +32,11 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from agents import checkpoint, run_log
-from agents.evaluation import make_evaluator, summarize
-from agents.run_log import RunLock, RunLog
-from engine import sharding
-from engine.wrappers import set_batch_mesh
+from simlab.agents import checkpoint, run_log
+from simlab.agents.evaluation import make_evaluator, summarize
+from simlab.agents.run_log import RunLock, RunLog
+from simlab.engine import io, sharding
+from simlab.engine.wrappers import set_batch_mesh
 
 
 MAX_STEPS = 2**31 - 1  # the agents' iteration and env-step counters are int32
@@ -171,20 +170,6 @@ def run_config(agent, options: TrainOptions) -> dict[str, Any]:
     """The JSON-able description of a run, written to config.json and checked on resume."""
     return {"agent": agent.name, "env": agent.env_name, "env_kwargs": agent.env_kwargs,
             "config": dataclasses.asdict(agent.config), "seed": options.seed, "total_steps": options.total_steps}
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(payload, f, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _check_resume_config(resume_dir: Path, expected: dict[str, Any]) -> None:
@@ -396,7 +381,7 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
     log = None
     if out_dir is not None:
         try:
-            _write_json_atomic(out_dir / "config.json", config)
+            io.write_json(out_dir / "config.json", config)
             purge = int(state.env_steps) + 1 if resume_dir is not None else None
             log = RunLog(out_dir, purge_step=purge)
             if resume_dir is not None:

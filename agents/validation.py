@@ -42,8 +42,8 @@ def check_trainable(algo: str, env_name: str, env_kwargs: dict[str, Any] | None 
     """Builds the unbatched environment (validating `env_kwargs`) and raises `UntrainableEnvironmentError`
     unless `algo`'s MLP learner can train it: one agent, a flat observation vector and continuous
     (box) actions. Returns the environment."""
-    import envs
-    from engine.specs import BoxSpec
+    from simlab import envs
+    from simlab.engine.specs import BoxSpec
 
     entry = envs.entry(env_name)
     env = envs.make(env_name, **(env_kwargs or {}))

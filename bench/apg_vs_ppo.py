@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 from bench import harness, output
@@ -42,8 +41,8 @@ def _first_reaching(history, threshold):
 
 
 def run(args) -> dict:
-    from agents.registry import make_agent
-    from agents.train import TrainOptions, train
+    from simlab.agents.registry import make_agent
+    from simlab.agents.train import TrainOptions, train
 
     runs = []
     try:

@@ -5,16 +5,16 @@ script measures ours and the anchor in the same run so their ratio is fair.
 """
 from __future__ import annotations
 
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
+
+from simlab.engine import io
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -95,14 +95,7 @@ def time_python_loop(step: Callable[[], Any], num_envs: int, max_steps: int, bud
     return {"num_envs": num_envs, "steps_per_s": num_envs * calls / elapsed, "calls": calls}
 
 
-def write_json(path: Path, payload: dict[str, Any]) -> Path:
-    """Writes JSON atomically (temp file + rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(payload, f, indent=2)
-    os.replace(tmp, path)
-    return path
+write_json = io.write_json  # atomic (temp file + rename)
 
 
 def plot_lines(path: Path, series: dict[str, list[tuple[float, float]]], *, title: str, xlabel: str,

@@ -45,8 +45,8 @@ def random_policy_return(name: str, episodes: int, seed: int, solver: str = "muj
     """Mean/std undiscounted return of uniform-random actions over `episodes` full episodes."""
     import jax
 
-    import envs
-    from agents.evaluation import make_evaluator, summarize
+    from simlab import envs
+    from simlab.agents.evaluation import make_evaluator, summarize
 
     env = envs.make(name, solver=solver)
     spec = env.action_spec
@@ -59,8 +59,8 @@ def random_policy_return(name: str, episodes: int, seed: int, solver: str = "muj
 
 
 def run_task(name: str, steps: int, episodes: int, seed: int, solver: str = "mujoco") -> dict:
-    from agents.registry import make_agent
-    from agents.train import TrainOptions, train
+    from simlab.agents.registry import make_agent
+    from simlab.agents.train import TrainOptions, train
 
     started = time.perf_counter()
     random = random_policy_return(name, episodes, seed, solver)

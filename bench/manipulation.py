@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def make_episode_metric(name: str, episodes: int):
     """`run(policy_fn, params, key) -> (metric at the last step [episodes], mean return)` as one jitted scan."""
-    import envs
+    from simlab import envs
 
     env = envs.make(name, num_envs=episodes, auto_reset=None)
     horizon = env.default_episode_length
@@ -68,7 +68,7 @@ def make_episode_metric(name: str, episodes: int):
 
 
 def bench_task(name: str, args) -> dict:
-    from agents.registry import make_agent
+    from simlab.agents.registry import make_agent
 
     env, run = make_episode_metric(name, args.episodes)
     spec = env.action_spec

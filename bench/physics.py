@@ -50,7 +50,7 @@ from bench import harness, output
 from bench.physics_anchors import (BRAX_PIPELINES, CONTROL_DT, DEFAULT_SIZES, GYM_IDS, brax_asset,
                                     gym_asset, mesh_for, steps_for, brax_sizes, envpool_sizes,
                                     mjx_sizes, mujoco_gymnasium)
-from engine.batching import sharded_vmap
+from simlab.engine.batching import sharded_vmap
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simlab bench physics", description=__doc__.split("\n")[0])
@@ -77,13 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _load_ours(env: str, solver: str, model: str):
     """Our System for `env` with `solver`; `model` "brax" (brax's asset) or "v5" (gymnasium's)."""
-    from engine import physics
+    from simlab.engine import physics
 
     if solver == "penalty":
         return physics.load_mjcf(brax_asset(env))
     import mujoco
 
-    from envs.locomotion.base import MUJOCO_ITERATIONS
+    from simlab.envs.locomotion.base import MUJOCO_ITERATIONS
 
     path = brax_asset(env) if model == "brax" else gym_asset(env)
     # On brax's model: the iteration count the model declares (4 for ant). Brax's mjx pipeline overrides it with
@@ -95,7 +95,7 @@ def _load_ours(env: str, solver: str, model: str):
 
 def ours_sizes(env: str, sizes, args, progress, mesh=None, label: str = "ours", solver: str = "penalty",
                model: str = "brax") -> list[dict] | dict:
-    from engine import physics
+    from simlab.engine import physics
 
     try:
         base = _load_ours(env, solver, model)
@@ -235,7 +235,7 @@ def main(argv=None) -> int:
         raise ValueError(f"unknown Brax pipeline(s) {unknown}; choose from {list(BRAX_PIPELINES)}")
     load_before = list(os.getloadavg())
     num_devices = configure_devices(args.devices)
-    from engine.sharding import make_mesh
+    from simlab.engine.sharding import make_mesh
 
     mesh = make_mesh(jax.local_devices()[:num_devices]) if num_devices > 1 else None
     ours_columns = 2 * ("penalty" in solvers) + (1 + (args.env == "ant")) * ("mujoco" in solvers)

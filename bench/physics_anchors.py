@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from bench import harness
-from engine.batching import sharded_vmap
+from simlab.engine.batching import sharded_vmap
 
 CONTROL_DT = 0.05
 BRAX_PIPELINES = ("spring", "positional", "generalized", "mjx")

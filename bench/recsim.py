@@ -42,7 +42,7 @@ def _steps_for(num_users: int) -> int:
 
 def measure_throughput(num_users: int, repeats: int, seed: int = 0) -> dict:
     """User-steps/s of one provider-aware ecosystem run with `num_users` users."""
-    from recsim.apps import ecosystem
+    from simlab.recsim.apps import ecosystem
 
     num_steps = _steps_for(num_users)
     means = ecosystem.provider_means(jax.random.PRNGKey(seed))
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
         "throughput": rows,
     }
     if args.study:
-        from recsim.apps import ecosystem
+        from simlab.recsim.apps import ecosystem
 
         study = ecosystem.run_study(num_runs=args.study_runs)
         summary = study.summary()
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
                   f"{s['hhi_end']:.4f}")
         print(f"{2 * args.study_runs} runs in {study.seconds:.1f} s (compile {study.compile_seconds:.1f} s)")
     if not args.no_slate_rl:
-        from recsim.apps import slate_rl
+        from simlab.recsim.apps import slate_rl
 
         start = time.perf_counter()
         comparison = slate_rl.compare_policies(slate_rl.SlateConfig(), jax.random.PRNGKey(0))

@@ -43,8 +43,8 @@ def run(args) -> dict:
     """SAC on halfcheetah for `args.minutes`; returns the config and the `(seconds, steps, return)` curve."""
     import jax
 
-    from agents.registry import BENCH_CONFIGS, make_agent
-    from agents.train import TrainOptions, train
+    from simlab.agents.registry import BENCH_CONFIGS, make_agent
+    from simlab.agents.train import TrainOptions, train
 
     clock_start = time.perf_counter()
     bench = BENCH_CONFIGS[BENCH_CONFIG]

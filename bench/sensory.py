@@ -52,8 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args) -> dict:
-    from agents.sensory.evaluate import evaluate_conditions
-    from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, load_params, params_path, task_of
+    from simlab.agents.sensory.evaluate import evaluate_conditions
+    from simlab.agents.sensory.tasks import AGENT_NAMES, CONDITIONS, load_params, params_path, task_of
 
     task = task_of(args.task)
     results, training = {}, {}
@@ -79,7 +79,7 @@ def run(args) -> dict:
 
 
 def report(payload: dict) -> None:
-    from agents.sensory.tasks import CONDITIONS
+    from simlab.agents.sensory.tasks import CONDITIONS
 
     print(f"{payload['task']}: mean ± sd over {payload['episodes']} episodes (paper in brackets, ratio ours/paper)")
     print(f"{'agent':<8}" + "".join(f"{c:>30}" for c in CONDITIONS))
@@ -105,7 +105,7 @@ def plot(payload: dict, path: Path) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from agents.sensory.tasks import CONDITIONS
+    from simlab.agents.sensory.tasks import CONDITIONS
 
     fig, ax = plt.subplots(figsize=(8, 4))
     x = np.arange(len(CONDITIONS))

@@ -56,15 +56,15 @@ PLOTTED = ("teacher", "sensory_shuffled", "sensory_reshuffle_25", "mlp_shuffled"
 
 
 def teacher_path() -> Path:
-    from agents.sensory.tasks import PARAMS_DIR
+    from simlab.agents.sensory.tasks import PARAMS_DIR
 
     return PARAMS_DIR / TEACHER_FILE
 
 
 def export_teacher(run_dir: str, path: Path | None = None) -> Path:
     """Writes the deterministic policy of a `simlab train ant` PPO run (policy net + obs normaliser) to `path`."""
-    from agents.loading import load_run
-    from agents.sensory.tasks import save_params
+    from simlab.agents.loading import load_run
+    from simlab.agents.sensory.tasks import save_params
 
     path = path or teacher_path()
     agent, state, config = load_run(run_dir)
@@ -83,9 +83,9 @@ def load_teacher(path: Path | None = None):
     """`(act(obs [B, 27]) -> action [B, 8], meta)` of the exported teacher."""
     import jax
 
-    from agents.normalization import RunningStats
-    from agents.registry import make_agent
-    from agents.sensory.tasks import load_params
+    from simlab.agents.normalization import RunningStats
+    from simlab.agents.registry import make_agent
+    from simlab.agents.sensory.tasks import load_params
 
     params, meta = load_params(path or teacher_path())
     config = meta["run_config"]
@@ -100,7 +100,7 @@ def load_teacher(path: Path | None = None):
 
 def teacher_policy(act, obs_size: int, action_size: int):
     """The teacher as a `RecurrentPolicy` (no carry, parameters closed over) for `make_episode_returns`-style runs."""
-    from agents.sensory.network import RecurrentPolicy
+    from simlab.agents.policy import RecurrentPolicy
 
     return RecurrentPolicy("teacher", action_size, obs_size, lambda key, n=obs_size: {}, lambda n: (),
                            lambda params, carry, obs: (carry, act(obs[None])[0]))
@@ -111,8 +111,8 @@ def make_traces(env, policy, num_episodes: int):
     import jax
     import jax.numpy as jnp
 
-    from agents.evaluation import episode_length_of
-    from engine.wrappers import VmapWrapper
+    from simlab.agents.evaluation import episode_length_of
+    from simlab.engine.wrappers import VmapWrapper
 
     horizon = episode_length_of(env)
     batched = VmapWrapper(env, num_episodes)
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
 def run(args) -> dict:
     import jax
 
-    from agents.sensory.tasks import condition_env, load_params, params_path, task_of
+    from simlab.agents.sensory.tasks import condition_env, load_params, params_path, task_of
     from bench.sensory import total_train_seconds, training_stages
 
     task = task_of(TASK)

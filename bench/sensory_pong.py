@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args) -> dict:
-    from agents.sensory.pong import CONDITIONS, FRACTIONS, evaluate_pong, pong_params_path, shown_condition
-    from agents.sensory.tasks import load_params
+    from simlab.agents.sensory.pong import CONDITIONS, FRACTIONS, evaluate_pong, pong_params_path, shown_condition
+    from simlab.agents.sensory.tasks import load_params
 
     params, meta = load_params(pong_params_path())
     start = time.perf_counter()
@@ -74,7 +74,7 @@ def plot(payload: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from agents.sensory.pong import shown_condition
+    from simlab.agents.sensory.pong import shown_condition
 
     results, fractions = payload["results"], payload["fractions"]
     rows = [results[shown_condition(f) if f < 1.0 else "shuffled"] for f in fractions]
@@ -107,8 +107,8 @@ def illustrate(path: Path, seed: int = 3) -> Path:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from agents.sensory.pong import num_shown_of, pong_patch_env
-    from envs.patch_transforms import patches_to_image
+    from simlab.agents.sensory.pong import num_shown_of, pong_patch_env
+    from simlab.envs.patch_transforms import patches_to_image
 
     env = pong_patch_env("shown_30")
     state = env.reset(jax.random.key(seed))

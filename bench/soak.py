@@ -100,7 +100,7 @@ def _non_negative_float(text: str) -> float:
 
 def single_agent_envs() -> list[str]:
     """Registered environments with a gymnasium id (multi-agent ones such as `rendezvous` have none)."""
-    import envs
+    from simlab import envs
 
     return [n for n in envs.names() if envs.entry(n).gym]
 
@@ -176,7 +176,7 @@ def make_soak_chunk(env, num_steps: int):
     import jax
     import jax.numpy as jnp
 
-    import engine
+    from simlab import engine
 
     policy = engine.uniform_policy(env.action_spec)
 
@@ -210,7 +210,7 @@ def soak_env(name: str, total_steps: int, num_envs: int, steps_per_call: int | N
     up to whole calls); returns the non-finite counts, the steps run, compile time and steps/s."""
     import jax
 
-    import envs
+    from simlab import envs
 
     env = envs.make(name, num_envs=num_envs)
     per_call = steps_per_call or max(1, min(1000, 2**18 // num_envs))
@@ -246,8 +246,8 @@ def ppo_rss(env_name: str, minutes: float, interval_s: float, warmup_s: float, s
     """Trains PPO on `env_name` for `minutes` of wall-clock time (no files written) while sampling RSS."""
     from tqdm import tqdm
 
-    from agents.registry import make_agent
-    from agents.train import MAX_STEPS, TrainOptions, train
+    from simlab.agents.registry import make_agent
+    from simlab.agents.train import MAX_STEPS, TrainOptions, train
 
     agent = make_agent("ppo", env_name)
     bar = tqdm(total=None, desc="RSS samples", unit="sample", file=sys.stderr, leave=False, position=1)
@@ -308,7 +308,7 @@ def run(args: argparse.Namespace) -> dict:
     """Both parts of the soak (see the module docstring); returns the result dict."""
     from tqdm import tqdm
 
-    import envs
+    from simlab import envs
 
     names = single_agent_envs() if args.envs == "all" else harness.parse_name_list(args.envs)
     for name in names:
@@ -332,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.ppo_minutes > 0 and args.warmup_minutes >= args.ppo_minutes:
         parser.error(f"--warmup-minutes {args.warmup_minutes:g} must be shorter than --ppo-minutes "
                      f"{args.ppo_minutes:g}, or no RSS sample follows the warm-up")
-    import envs
+    from simlab import envs
 
     if args.envs != "all":
         for name in harness.parse_name_list(args.envs) or [""]:

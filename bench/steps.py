@@ -49,8 +49,8 @@ def _steps_per_call(num_envs: int, override: int) -> int:
 
 
 def measure_fused(env_name: str, sizes: list[int], args, progress) -> list[dict]:
-    import engine
-    import envs
+    from simlab import engine
+    from simlab import envs
 
     rows = []
     for n in sizes:
@@ -81,7 +81,7 @@ def measure_gym_vector(gym_id: str, sizes: list[int], args, progress, label: str
 
 
 def run(args) -> dict:
-    import envs
+    from simlab import envs
 
     sizes = harness.parse_int_list(args.num_envs)
     entry = envs.entry(args.env)

@@ -99,9 +99,9 @@ def run_ours(args, overrides: dict, env_overrides: dict) -> dict:
 
     import jax
 
-    from agents.registry import BENCH_CONFIGS, make_agent
-    from agents.train import TrainOptions, train
-    from engine.sharding import make_mesh
+    from simlab.agents.registry import BENCH_CONFIGS, make_agent
+    from simlab.agents.train import TrainOptions, train
+    from simlab.engine.sharding import make_mesh
 
     clock_start = time.perf_counter()
     bench = BENCH_CONFIGS[BENCH_CONFIG]

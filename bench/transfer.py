@@ -113,7 +113,7 @@ def plan(args: argparse.Namespace) -> list[dict[str, Any]]:
     Raises ValueError (before anything is written or trained) for bad arguments and for a training
     directory that already holds a run without `--overwrite`. `args.out` must be resolved already.
     """
-    from agents import run_log
+    from simlab.agents import run_log
 
     tasks = parse_choices(args.tasks, GYM_IDS, "task", "--tasks")
     solvers = parse_choices(args.solvers, SOLVERS, "solver", "--solvers")
@@ -216,7 +216,7 @@ def make_gym_env(task: str, kwargs: dict[str, Any], episode_length: int = EPISOD
 
     import gymnasium
 
-    from engine import mujoco_log
+    from simlab.engine import mujoco_log
 
     with warnings.catch_warnings(), mujoco_log.quiet_mujoco():
         warnings.simplefilter("ignore", DeprecationWarning)  # the installed models' deprecated attributes
@@ -295,8 +295,8 @@ def transfer_ratio(mujoco_return: float, simlab_return: float) -> float | None:
 # ------------------------------------------------------------------------------------------------- jobs
 def train_run(job: dict[str, Any], args: argparse.Namespace):
     """Trains PPO with the registry defaults for the job's task on its solver; returns `(agent, state, info)`."""
-    from agents.registry import default_steps, make_agent
-    from agents.train import TrainOptions, train
+    from simlab.agents.registry import default_steps, make_agent
+    from simlab.agents.train import TrainOptions, train
 
     task, solver = job["task"], job["solver"]
     steps = args.steps or default_steps("ppo", task)
@@ -314,7 +314,7 @@ def train_run(job: dict[str, Any], args: argparse.Namespace):
 
 def load_job_run(job: dict[str, Any]):
     """Loads a reused run and checks that it belongs to the job's task and solver."""
-    from agents.loading import load_run
+    from simlab.agents.loading import load_run
 
     agent, state, config = load_run(job["run_dir"])
     solver = (config.get("env_kwargs") or {}).get("solver", "penalty")

@@ -8,13 +8,13 @@ Public API (see each module for details):
   make_rollout, Transition, uniform_policy  -- `engine.rollout`
   sharding (module), debug (module), cache (module)
 """
-from engine import branchfree, cache, debug, sharding
-from engine.env import Env, State, initial_state
-from engine.rollout import Transition, make_rollout, uniform_policy
-from engine.specs import BoxSpec, DiscreteSpec
-from engine.struct import pytree_dataclass, static_field
-from engine.wrappers import (AutoReset, EpisodeStatistics, TimeLimit, VmapWrapper, Wrapper,
-                             select_tree, wrap_for_training)
+from simlab.engine import branchfree, cache, debug, sharding
+from simlab.engine.env import Env, State, initial_state
+from simlab.engine.rollout import Transition, make_rollout, uniform_policy
+from simlab.engine.specs import BoxSpec, DiscreteSpec
+from simlab.engine.struct import pytree_dataclass, static_field
+from simlab.engine.wrappers import (AutoReset, EpisodeStatistics, TimeLimit, VmapWrapper, Wrapper,
+                                    select_tree, wrap_for_training)
 
 __all__ = [
     "Env", "State", "initial_state", "BoxSpec", "DiscreteSpec", "pytree_dataclass", "static_field",

@@ -19,8 +19,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from engine.specs import BoxSpec, DiscreteSpec, Spec
-from engine.struct import pytree_dataclass
+from simlab.engine.specs import BoxSpec, DiscreteSpec, Spec
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

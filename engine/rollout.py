@@ -17,9 +17,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State
-from engine.specs import BoxSpec
-from engine.struct import pytree_dataclass
+from simlab.engine.env import Env, State
+from simlab.engine.specs import BoxSpec
+from simlab.engine.struct import pytree_dataclass
 
 Policy = Callable[[jax.Array, jax.Array], jax.Array]
 

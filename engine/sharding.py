@@ -22,8 +22,8 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from engine.env import Env
-from engine.rollout import Policy, make_rollout
+from simlab.engine.env import Env
+from simlab.engine.rollout import Policy, make_rollout
 
 AXIS = "envs"
 

@@ -15,8 +15,8 @@ from typing import Literal
 import jax
 import jax.numpy as jnp
 
-from engine.batching import chunked_vmap, sharded_vmap
-from engine.env import Env, State
+from simlab.engine.batching import chunked_vmap, sharded_vmap
+from simlab.engine.env import Env, State
 
 
 def select_tree(mask: jax.Array, on_true, on_false):

@@ -1,6 +1,6 @@
 """simlab environments: registry, gymnasium adapters and task families.
 
-    import envs
+    from simlab import envs
     env = envs.make("cartpole_swingup")                  # unbatched engine.Env
     batch = envs.make("cartpole_swingup", num_envs=4096)  # vmapped + auto-reset
     envs.names()
@@ -8,12 +8,12 @@
 Importing `envs` also registers every environment with gymnasium as
 `simlab/<Name>-v0`, e.g. `gymnasium.make("simlab/CartPoleSwingUp-v0")`.
 """
-from envs.registry import UnknownEnvironmentError, entry, make, names, register
-from envs.classic.cartpole_swingup import CartPoleSwingUp
-from envs.classic.pendulum import Pendulum, balance_pendulum
-from envs.classic.pong import Pong, pong_state
-from envs.navigation.goal_navigation import GoalNavigation
-from envs.navigation.rendezvous import Rendezvous
+from simlab.envs.registry import UnknownEnvironmentError, entry, make, names, register
+from simlab.envs.classic.cartpole_swingup import CartPoleSwingUp
+from simlab.envs.classic.pendulum import Pendulum, balance_pendulum
+from simlab.envs.classic.pong import Pong, pong_state
+from simlab.envs.navigation.goal_navigation import GoalNavigation
+from simlab.envs.navigation.rendezvous import Rendezvous
 
 register("cartpole_swingup", CartPoleSwingUp, gym_name="CartPoleSwingUp")
 register("pendulum", Pendulum, gym_name="Pendulum")
@@ -24,10 +24,10 @@ register("goal_navigation", GoalNavigation, gym_name="GoalNavigation")
 register("rendezvous", Rendezvous, gym_name="Rendezvous", gym=False)
 
 __all__ = ["make", "names", "register", "entry", "UnknownEnvironmentError"]
-import envs.recommendation  # noqa: E402,F401  (registers slate_recommendation)
+import simlab.envs.recommendation  # noqa: E402,F401  (registers slate_recommendation)
 
 # --- locomotion and reaching (engine.physics, gymnasium v5 semantics) ---
-from envs.locomotion import Ant, HalfCheetah, Hopper, Humanoid, Reacher, Walker2d  # noqa: E402
+from simlab.envs.locomotion import Ant, HalfCheetah, Hopper, Humanoid, Reacher, Walker2d  # noqa: E402
 
 register("ant", Ant, gym_name="Ant")
 register("halfcheetah", HalfCheetah, gym_name="HalfCheetah")
@@ -38,9 +38,12 @@ register("reacher", Reacher, gym_name="Reacher")
 # --- end locomotion ---
 
 # --- manipulation (grasp, fetch, ur5e): envs/manipulation/ ---
-from envs.manipulation import Fetch, Grasp, UR5e  # noqa: E402
+from simlab.envs.manipulation import Fetch, Grasp, UR5e  # noqa: E402
 
 register("grasp", Grasp, gym_name="Grasp")
 register("fetch", Fetch, gym_name="Fetch")
 register("ur5e", UR5e, gym_name="UR5e")
 # --- end manipulation ---
+
+# The gymnasium layer: adds every entry above, and each one registered later, as simlab/<Name>-v0.
+from simlab.envs import gym_registration  # noqa: E402,F401

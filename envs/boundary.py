@@ -11,7 +11,7 @@ from typing import Any
 import gymnasium
 import numpy as np
 
-from engine.specs import BoxSpec, DiscreteSpec, Spec
+from simlab.engine.specs import BoxSpec, DiscreteSpec, Spec
 
 MAX_SEED = 2**32 - 1
 

@@ -1,6 +1,6 @@
 """`gymnasium.Env` adapter for any registered simlab environment.
 
-    import envs, gymnasium
+    import gymnasium, simlab.envs  # importing simlab.envs registers the simlab/ ids
     env = gymnasium.make("simlab/CartPoleSwingUp-v0", render_mode="rgb_array")
     obs, info = env.reset(seed=0)
     obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
@@ -16,9 +16,9 @@ import gymnasium
 import jax
 import numpy as np
 
-from engine import debug as engine_debug
-from envs import boundary
-from envs.registry import _DEFAULT, make
+from simlab.engine import debug as engine_debug
+from simlab.envs import boundary
+from simlab.envs.registry import _DEFAULT, make
 
 
 class SimlabGymEnv(gymnasium.Env):

@@ -1,6 +1,6 @@
 """`gymnasium.vector.VectorEnv` adapter: the whole batch in one jitted call.
 
-    import envs, gymnasium
+    import gymnasium, simlab.envs  # importing simlab.envs registers the simlab/ ids
     venv = gymnasium.make_vec("simlab/CartPoleSwingUp-v0", num_envs=1024,
                               vectorization_mode="vector_entry_point")
 
@@ -22,9 +22,9 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from engine.wrappers import select_tree
-from envs import boundary
-from envs.registry import _DEFAULT, make
+from simlab.engine.wrappers import select_tree
+from simlab.envs import boundary
+from simlab.envs.registry import _DEFAULT, make
 
 
 def _parse_mode(mode) -> AutoresetMode:

@@ -30,10 +30,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State
-from engine.specs import BoxSpec
-from engine.wrappers import Wrapper
-from envs.transforms import ShuffleObservation
+from simlab.engine.env import Env, State
+from simlab.engine.specs import BoxSpec
+from simlab.engine.wrappers import Wrapper
+from simlab.envs.transforms import ShuffleObservation
 
 
 def _positive_or_none(value, name: str) -> int | None:

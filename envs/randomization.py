@@ -34,9 +34,9 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 
-from engine.env import Env, State
-from engine.physics import System
-from engine.wrappers import Wrapper
+from simlab.engine.env import Env, State
+from simlab.engine.physics import System
+from simlab.engine.wrappers import Wrapper
 
 Randomizer = Callable[[System, jax.Array], "Mapping[str, jax.Array] | System"]
 INFO_KEY = "sys_params"

@@ -16,10 +16,10 @@ import inspect
 import re
 from typing import Any, Callable, Literal
 
-from engine import mujoco_log
-from engine.env import Env
-from envs import param_checks
-from engine.wrappers import wrap_for_training
+from simlab.engine import mujoco_log
+from simlab.engine.env import Env
+from simlab.envs import param_checks
+from simlab.engine.wrappers import wrap_for_training
 
 _DEFAULT = object()
 
@@ -45,6 +45,7 @@ class EnvEntry:
 
 
 _REGISTRY: dict[str, EnvEntry] = {}
+_LISTENERS: list[Callable[[EnvEntry], None]] = []
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -56,10 +57,10 @@ def register(name: str, factory: Callable[..., Env], *, gym_name: str | None = N
              description: str = "", gym: bool = True) -> EnvEntry:
     """Registers `factory(**kwargs) -> Env` under `name` (lower_snake_case).
 
-    Also registers the gymnasium id `simlab/<gym_name>-v0` (default: CamelCase
-    of `name`) with single and vector entry points, unless `gym=False` (multi-agent
-    environments, whose rewards are per-agent arrays, use their own adapters).
-    Re-registering a name raises.
+    `gym_name` (default: CamelCase of `name`) names the entry for adapters: the gymnasium layer
+    (`envs.gym_registration`) adds it as `simlab/<gym_name>-v0` unless `gym=False` (multi-agent
+    environments, whose rewards are per-agent arrays, use their own adapters). Every listener added
+    with `on_register` is told. Re-registering a name raises.
     """
     if not _NAME_PATTERN.match(name):
         raise ValueError(f"environment names are lower_snake_case (e.g. 'cartpole_swingup'), got {name!r}")
@@ -69,10 +70,20 @@ def register(name: str, factory: Callable[..., Env], *, gym_name: str | None = N
         raise TypeError(f"factory for {name!r} must be callable, got {type(factory).__name__}")
     entry = EnvEntry(name, factory, gym_name or _camel(name), description or _first_line(factory), gym)
     _REGISTRY[name] = entry
-    if gym:
-        from envs import gym_registration  # local import: gymnasium is optional at this layer
-        gym_registration.register_gym(entry)
+    for listener in _LISTENERS:
+        listener(entry)
     return entry
+
+
+def on_register(listener: Callable[[EnvEntry], None]) -> None:
+    """Calls `listener(entry)` for every entry registered so far, and for each one registered later.
+
+    Adapters use it to mirror the registry (the gymnasium layer adds each entry to gymnasium's own);
+    the registry itself knows nothing of them.
+    """
+    _LISTENERS.append(listener)
+    for existing in list(_REGISTRY.values()):
+        listener(existing)
 
 
 def _first_line(obj: Any) -> str:
@@ -152,11 +163,11 @@ def make(
         raise TypeError(f"factory of {name!r} returned {type(env).__name__}, not an engine.Env")
     param_checks.check_constructed(name, env, kwargs, checked)
     if randomize is not None:
-        from envs.randomization import DomainRandomization
+        from simlab.envs.randomization import DomainRandomization
 
         env = DomainRandomization(env, randomize)
     if action_rate_penalty is not None and action_rate_penalty != 0:  # ActionRatePenalty validates the value
-        from envs.shaping import ActionRatePenalty
+        from simlab.envs.shaping import ActionRatePenalty
 
         env = ActionRatePenalty(env, action_rate_penalty)
     if episode_length is _DEFAULT:

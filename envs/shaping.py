@@ -16,8 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State
-from engine.wrappers import Wrapper
+from simlab.engine.env import Env, State
+from simlab.engine.wrappers import Wrapper
 
 # `envs.make` keyword arguments that only shape the reward (observation, actions and dynamics are
 # unchanged): a teacher trained with them can drive the plain environment.

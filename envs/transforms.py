@@ -20,9 +20,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State
-from engine.specs import BoxSpec
-from engine.wrappers import Wrapper
+from simlab.engine.env import Env, State
+from simlab.engine.specs import BoxSpec
+from simlab.engine.wrappers import Wrapper
 
 
 def _flat_box_size(env: Env, wrapper: str) -> int:

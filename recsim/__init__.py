@@ -4,8 +4,8 @@ Layers: `recsim.core` (values, variables, networks, runtime), `recsim.distributi
 behaviour blocks (`choice`, `affinities`, `state_models`), `recsim.entities`,
 `recsim.stories`, `recsim.inference` (MLE, HMC) and `recsim.apps`.
 """
-from recsim.core import (Context, Definition, DependencyCycleError, FieldSpec, Network, Runtime,
-                         Variable, previous)
+from simlab.recsim.core import (Context, Definition, DependencyCycleError, FieldSpec, Network, Runtime,
+                                Variable, previous)
 
 __all__ = ["Context", "Definition", "DependencyCycleError", "FieldSpec", "Network", "Runtime",
            "Variable", "previous"]

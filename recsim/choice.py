@@ -1,10 +1,9 @@
 """Choice models: how a user picks from a slate, as distributions over slate positions."""
 from __future__ import annotations
 
-import jax
 import jax.numpy as jnp
 
-from recsim.distributions import Categorical, PlackettLuce
+from simlab.recsim.distributions import Categorical, PlackettLuce
 
 
 def multinomial_logit(affinities, no_choice_logit=None, positional_bias=None) -> Categorical:

@@ -3,7 +3,8 @@
     simlab recsim ecosystem --runs 40 [--users 2000 --horizon 300] [--json] [--out DIR | --publish] [--overwrite]
 
 `ecosystem` writes its plot to `--out DIR` (default ./simlab_results/recsim_ecosystem), or to the file
-`--plot PATH`; `--publish` writes the tracked bench/results/recsim_ecosystem.png instead. An existing
+`--plot PATH`; `--publish` (in a source checkout) writes the tracked bench/results/recsim_ecosystem.png
+instead. An existing
 plot is not replaced without `--overwrite`; nothing is written to the working directory itself.
 
 Wired into `simlab` through `add_subcommands(subparsers)`; also runnable as
@@ -15,6 +16,8 @@ import argparse
 import json
 import os
 import sys
+
+from simlab.engine import io as output
 
 
 def _positive_int(text: str) -> int:
@@ -34,9 +37,9 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     eco.add_argument("--seed", type=int, default=0)
     eco.add_argument("--batch-size", type=_positive_int, default=None,
                      help="runs vmapped at once (default: all runs in one batch)")
-    from bench import output
 
-    output.add_output_arguments(eco, "recsim_ecosystem", what="plot (recsim_ecosystem.png)")
+    output.add_output_arguments(eco, "recsim_ecosystem", published=output.checkout_results_dir(),
+                                what="plot (recsim_ecosystem.png)")
     eco.add_argument("--plot", default=None,
                      help="exact PNG path of the utility and provider-concentration plot (default "
                           "OUT/recsim_ecosystem.png; '' to skip the plot)")
@@ -59,7 +62,6 @@ def _plot_path(args) -> str | None:
     """Where `ecosystem` writes its plot (None: no plot); raises ValueError if it may not be written."""
     from pathlib import Path
 
-    from bench import output
 
     if args.plot == "":
         return None
@@ -69,12 +71,12 @@ def _plot_path(args) -> str | None:
         path = Path(args.plot)
         output.check_writable(path.parent, [path.name], overwrite=args.overwrite)
         return str(path)
-    out = output.prepare_output(args, "recsim_ecosystem", [PLOT_NAME])
+    out = output.prepare_output(args, "recsim_ecosystem", [PLOT_NAME], published=output.checkout_results_dir())
     return str(out / PLOT_NAME)
 
 
 def _ecosystem(args) -> int:
-    from recsim.apps import ecosystem
+    from simlab.recsim.apps import ecosystem
 
     try:
         plot_path = _plot_path(args)

@@ -14,7 +14,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from engine.struct import pytree_dataclass, static_field
+from simlab.engine.struct import pytree_dataclass, static_field
 
 _HALF_LOG_2PI = 0.5 * math.log(2.0 * math.pi)
 

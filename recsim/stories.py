@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from recsim.core import Network, Variable, previous
+from simlab.recsim.core import Network, Variable, previous
 
 Constructor = Callable[[dict], Any]
 

@@ -11,7 +11,7 @@ os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
 # One cache for the whole suite (and across CI steps); compiled programs are reused.
 os.environ.setdefault("SIMLAB_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".jax_cache"))
 
-from engine.cache import enable_compilation_cache  # noqa: E402
+from simlab.engine.cache import enable_compilation_cache  # noqa: E402
 
 enable_compilation_cache(os.environ["SIMLAB_CACHE_DIR"])
 

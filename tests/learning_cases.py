@@ -62,15 +62,15 @@ class LearningCase:
 # ---------------------------------------------------------------------------------------------- RL agents
 def _final_eval(agent, state, episodes: int) -> np.ndarray:
     """Undiscounted returns of `episodes` deterministic episodes of the trained policy (fixed evaluation key)."""
-    from agents.evaluation import make_evaluator
+    from simlab.agents.evaluation import make_evaluator
 
     evaluate = jax.jit(make_evaluator(agent.eval_env, agent.policy(state, True), episodes))
     return np.asarray(evaluate(jax.random.key(123)), np.float64)
 
 
 def _train(algo: str, env_name: str, total_steps: int, seed: int, overrides: dict | None = None):
-    from agents.registry import make_agent
-    from agents.train import TrainOptions, train
+    from simlab.agents.registry import make_agent
+    from simlab.agents.train import TrainOptions, train
 
     agent = make_agent(algo, env_name, overrides, total_steps=total_steps)
     result = train(agent, TrainOptions(total_steps=total_steps, seed=seed, eval_every=10**6, progress=False))
@@ -106,7 +106,7 @@ def run_apg_balance(seed: int) -> dict[str, Any]:
     so the mean is dominated by the fraction of dropped starts; 64 episodes estimate it with a standard error
     of about 20, 1024 with about 5. Also returns the zero-torque policy's mean return on the same starts.
     """
-    from agents.evaluation import make_evaluator
+    from simlab.agents.evaluation import make_evaluator
 
     agent, result = _train("apg", "pendulum_balance", 100_000, seed)
     returns = _final_eval(agent, result.state, APG_BALANCE_EPISODES)
@@ -130,7 +130,7 @@ def run_es_quadratic(strategy: str, seed: int, generations: int = 150) -> dict[s
 
     value: final / initial fitness of the search mean (both negative; 0.05 = 20x closer to the optimum).
     """
-    from agents.es.strategies import ESConfig, make_es
+    from simlab.agents.es.strategies import ESConfig, make_es
 
     template = {"w": jnp.zeros(12), "b": jnp.ones(3)}
     es = make_es(es_quadratic, template, ESConfig(strategy=strategy, population_size=32, sigma_init=0.3,
@@ -156,7 +156,7 @@ def linear_teacher(clean_obs):
 
 def bc_env():
     """cartpole_swingup with 50-step episodes."""
-    import envs
+    from simlab import envs
 
     return envs.make("cartpole_swingup", episode_length=50)
 
@@ -185,7 +185,7 @@ BC_HELDOUT_EPISODES = 32
 def bc_heldout_ratio(env, student, initial_params, params, seed: int) -> float:
     """The student's imitation loss after training / before, both on the same `BC_HELDOUT_EPISODES`
     teacher-driven episodes that training never saw (the key is not one training draws from)."""
-    from agents.es.bc import BCConfig, make_behaviour_cloning
+    from simlab.agents.bc import BCConfig, make_behaviour_cloning
 
     probe = make_behaviour_cloning([env], student, linear_teacher, 5, BCConfig(num_episodes=BC_HELDOUT_EPISODES))
     batch = probe._collect(env, initial_params, 1.0, jax.random.fold_in(jax.random.key(seed), 10_000))  # beta 1
@@ -198,9 +198,9 @@ def run_bc_noise_channels(seed: int) -> dict[str, Any]:
 
     value: held-out loss after / before training (`bc_heldout_ratio`).
     """
-    from agents.es.bc import BCConfig, make_behaviour_cloning
-    from agents.sensory.network import make_mlp_policy
-    from envs.transforms import with_observation_transforms
+    from simlab.agents.bc import BCConfig, make_behaviour_cloning
+    from simlab.agents.sensory.network import make_mlp_policy
+    from simlab.envs.transforms import with_observation_transforms
 
     student = make_mlp_policy(5, 1, (16,))
     env = with_observation_transforms(bc_env(), noise_channels=3)
@@ -217,8 +217,8 @@ def run_bc_ragged_window(seed: int) -> dict[str, Any]:
 
     value: held-out loss after / before training (`bc_heldout_ratio`).
     """
-    from agents.es.bc import BCConfig, make_behaviour_cloning
-    from agents.sensory.network import make_mlp_policy
+    from simlab.agents.bc import BCConfig, make_behaviour_cloning
+    from simlab.agents.sensory.network import make_mlp_policy
 
     student = make_mlp_policy(5, 1, (16,))
     config = BCConfig(num_episodes=8, learning_rate=1e-2, updates_per_iteration=1, bptt_window=16,
@@ -235,8 +235,8 @@ def run_bc_aggregate(seed: int) -> dict[str, Any]:
     value: held-out loss after / before training (`bc_heldout_ratio`). Also returns a snapshot of the ring
     after every iteration.
     """
-    from agents.es.bc import BCConfig, make_behaviour_cloning
-    from agents.sensory.network import make_mlp_policy
+    from simlab.agents.bc import BCConfig, make_behaviour_cloning
+    from simlab.agents.sensory.network import make_mlp_policy
 
     student = make_mlp_policy(5, 1, (16,))
     env = bc_env()
@@ -254,8 +254,8 @@ def run_hpp_predictor(seed: int) -> dict[str, Any]:
 
     value: learned / straight-line mean error on the held-out examples. Also returns the training loss ratio.
     """
-    from agents.hpp import prediction
-    from envs.navigation.goal_navigation import GoalNavigation
+    from simlab.agents.hpp import prediction
+    from simlab.envs.navigation.goal_navigation import GoalNavigation
 
     data_key, init_key, test_key = jax.random.split(jax.random.key(seed), 3)
     config = prediction.PredictionConfig(horizon=8, stride=5, hidden=(128, 128), epochs=60, batch_size=128)
@@ -277,7 +277,7 @@ def run_slate_reinforce(seed: int) -> dict[str, Any]:
 
     value: the smaller of (learned - baseline) / combined standard error over the two baselines.
     """
-    from recsim.apps import slate_rl
+    from simlab.recsim.apps import slate_rl
 
     out = slate_rl.compare_policies(slate_rl.SlateConfig(horizon=60), jax.random.key(seed), num_iterations=40,
                                     num_episodes=256)
@@ -292,7 +292,7 @@ def run_mle_sensitivity(seed: int) -> dict[str, Any]:
 
     value: |estimate - true| / true.
     """
-    from recsim.apps import latent
+    from simlab.recsim.apps import latent
 
     logs = latent.simulate_logs(jax.random.key(seed), num_trajectories=200, num_steps=10)
     estimate, history = latent.fit_sensitivity(logs, initial=0.5, num_steps=200, learning_rate=0.1)

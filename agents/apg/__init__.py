@@ -1,4 +1,4 @@
 """Analytic policy gradients through differentiable simulation: `make_apg(env_name, APGConfig(...))`."""
-from agents.apg.agent import APG, APGConfig, APGState, make_apg
+from simlab.agents.apg.agent import APG, APGConfig, APGState, make_apg
 
 __all__ = ["APG", "APGConfig", "APGState", "make_apg"]

@@ -22,13 +22,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-import envs
-from agents import networks
-from agents.actions import ActionScaler
-from agents.evaluation import mean_finished_return
-from engine.env import Env, State
-from agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, validate_config
-from engine.struct import pytree_dataclass
+from simlab import envs
+from simlab.agents import networks
+from simlab.agents.actions import ActionScaler
+from simlab.agents.evaluation import mean_finished_return
+from simlab.engine.env import Env, State
+from simlab.agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, validate_config
+from simlab.engine.struct import pytree_dataclass
 
 
 @dataclasses.dataclass(frozen=True)

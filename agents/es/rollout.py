@@ -16,21 +16,10 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from agents.evaluation import episode_length_of
-from agents.sensory.network import RecurrentPolicy
-from engine.env import Env
-from engine.wrappers import VmapWrapper
-
-
-def check_policy_fits(env: Env, policy: RecurrentPolicy) -> None:
-    """Raises `ValueError` if `policy` cannot read `env`'s observations or emit its actions."""
-    obs_size = env.observation_size
-    if policy.fixed_num_inputs is not None and obs_size < policy.fixed_num_inputs:
-        raise ValueError(f"policy {policy.name!r} reads {policy.fixed_num_inputs} inputs but the environment "
-                         f"observes {obs_size}; build the policy for this environment")
-    if env.action_spec.shape != (policy.action_size,):
-        raise ValueError(f"policy {policy.name!r} emits {policy.action_size} actions, the environment wants "
-                         f"shape {env.action_spec.shape}")
+from simlab.agents.evaluation import episode_length_of
+from simlab.agents.policy import RecurrentPolicy, check_policy_fits
+from simlab.engine.env import Env
+from simlab.engine.wrappers import VmapWrapper
 
 
 def make_episode_returns(env: Env, policy: RecurrentPolicy, num_episodes: int,

@@ -20,8 +20,8 @@ import optax
 from evosax.algorithms import CMA_ES, PGPE, Open_ES
 from evosax.core.optimizer import clipup
 
-from agents.config_validation import POSITIVE, Interval, validate_config
-from engine.struct import pytree_dataclass
+from simlab.agents.config_validation import POSITIVE, Interval, validate_config
+from simlab.engine.struct import pytree_dataclass
 
 STRATEGIES = ("cma_es", "open_es", "pgpe")
 

@@ -7,13 +7,13 @@ loading checks every array's shape against the expected structure.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import jax
 import numpy as np
+
+from simlab.engine import io
 
 ASSETS = Path(__file__).resolve().parent / "assets"
 CONTROLLER = ASSETS / "controller.npz"
@@ -26,13 +26,10 @@ class AssetError(RuntimeError):
 
 def save_tree(path: Path, tree: Any, meta: dict[str, Any]) -> Path:
     """Writes `tree` (any pytree of arrays) and `meta` to `path` atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     leaves = jax.tree_util.tree_leaves(jax.device_get(tree))
     arrays = {f"leaf_{i:04d}": np.asarray(x) for i, x in enumerate(leaves)}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
-    os.replace(tmp, path)
+    with io.atomic_path(path, ".tmp.npz") as tmp:
+        np.savez(tmp, meta=np.array(json.dumps(meta)), **arrays)
     return path
 
 

@@ -14,7 +14,7 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from engine.struct import pytree_dataclass
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

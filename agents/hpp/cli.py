@@ -1,10 +1,10 @@
 """`simlab rendezvous train` and `simlab rendezvous eval`.
 
 `eval` writes its JSON table and trajectory PNG to `--out DIR` (default ./simlab_results/rendezvous);
-`--publish` writes the tracked bench/results/ instead. `train` writes predictor.npz (and, with
+`--publish` (in a source checkout) writes the tracked bench/results/ instead. `train` writes predictor.npz (and, with
 `--controller`, controller.npz and the controller's run directory controller_run/) to `--out DIR` (default
 ./simlab_results/rendezvous_train); `--publish` replaces the shipped agents/hpp/assets/ instead. Existing
-files are not replaced without `--overwrite` (the policy of bench/output.py), and a refusal comes before
+files are not replaced without `--overwrite` (the policy of simlab.engine.io), and a refusal comes before
 any training.
 """
 from __future__ import annotations
@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.engine import io as output
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simlab rendezvous", description="Decentralized multi-agent rendezvous (HPP)")
@@ -24,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(default ./simlab_results/rendezvous_train; --publish: agents/hpp/assets/)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--controller", action="store_true", help="also retrain the PPO controller (about 10 minutes)")
-    from agents.hpp import assets
-    from bench import output
+    from simlab.agents.hpp import assets
 
     output.add_output_arguments(t, "rendezvous_train", published=assets.ASSETS, what="trained parameter files")
     e = sub.add_parser("eval", help="evaluate methods on held-out layouts; JSON table and trajectory PNG")
@@ -36,9 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="layout family: heldout (thin walls, default), blocks (large buildings), train")
     e.add_argument("--obstacles", type=int, default=10, help="obstacles per layout (default 10)")
     e.add_argument("--seed", type=int, default=0)
-    from bench import output
 
-    output.add_output_arguments(e, "rendezvous", what="JSON table and trajectory PNG")
+    output.add_output_arguments(e, "rendezvous", published=output.checkout_results_dir(),
+                                what="JSON table and trajectory PNG")
     e.add_argument("--json", action="store_true")
     return parser
 
@@ -93,8 +94,7 @@ def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt
 
 def _train(args) -> int:
     """`simlab rendezvous train`: checks every output path first (exit 2 before any training), then trains."""
-    from agents.hpp import assets, training
-    from bench import output
+    from simlab.agents.hpp import assets, training
 
     files = ["predictor.npz"] + (["controller.npz"] if args.controller else [])
     out = output.prepare_output(args, "rendezvous_train", files, published=assets.ASSETS)
@@ -127,13 +127,13 @@ def _stem(args) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`simlab rendezvous ARGV...`; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from envs.boundary import check_seed
+    from simlab.envs.boundary import check_seed
 
     try:
         check_seed(args.seed)
         if args.command == "train":
             return _train(args)
-        from agents.hpp import evaluate
+        from simlab.agents.hpp import evaluate
 
         methods = [m.strip() for m in args.methods.split(",")]
         unknown = sorted(set(methods) - set(evaluate.METHODS))
@@ -143,10 +143,10 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError("--episodes must be positive")
         if args.agents < 2 or args.obstacles < 0:
             raise ValueError("need --agents >= 2 and --obstacles >= 0")
-        from bench import output
 
         stem = _stem(args)
-        args.out = output.prepare_output(args, "rendezvous", [f"{stem}.json", f"{stem}.png"])
+        args.out = output.prepare_output(args, "rendezvous", [f"{stem}.json", f"{stem}.png"],
+                                          published=output.checkout_results_dir())
         config = evaluate.EvalConfig(num_agents=args.agents, family=args.family, num_obstacles=args.obstacles)
         results = {m: evaluate.evaluate(m, args.episodes, args.seed, config) for m in methods}
     except (ValueError, RuntimeError) as err:
@@ -154,10 +154,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = {m: evaluate.summarize(r) for m, r in results.items()}
     args.out.mkdir(parents=True, exist_ok=True)
-    from bench.harness import write_json
-    from envs.navigation.rendezvous import Rendezvous
+    from simlab.envs.navigation.rendezvous import Rendezvous
 
-    write_json(args.out / f"{stem}.json", {"config": {"episodes": args.episodes, "agents": args.agents,
+    output.write_json(args.out / f"{stem}.json", {"config": {"episodes": args.episodes, "agents": args.agents,
                                                       "family": args.family, "obstacles": args.obstacles,
                                                       "seed": args.seed}, "methods": table})
     env = Rendezvous(num_agents=args.agents)

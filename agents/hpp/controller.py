@@ -10,9 +10,9 @@ from pathlib import Path
 
 import jax
 
-from agents import normalization
-from agents.hpp import assets
-from agents.registry import make_agent
+from simlab.agents import normalization
+from simlab.agents.hpp import assets
+from simlab.agents.registry import make_agent
 
 
 def _agent():
@@ -21,7 +21,7 @@ def _agent():
 
 def export_controller(run_dir: str | Path, path: Path = assets.CONTROLLER, meta: dict | None = None) -> Path:
     """Copies the policy of a `goal_navigation` PPO run into the shipped parameter file."""
-    from agents.loading import load_run
+    from simlab.agents.loading import load_run
 
     agent, state, config = load_run(run_dir)
     if config["env"] != "goal_navigation" or config["agent"] != "ppo":

@@ -11,10 +11,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.hpp import planner, prediction
-from agents.hpp.controller import load_controller
-from agents.hpp.training import PREDICTION, load_predictor
-from envs.navigation.rendezvous import Rendezvous, spread
+from simlab.agents.hpp import planner, prediction
+from simlab.agents.hpp.controller import load_controller
+from simlab.agents.hpp.training import PREDICTION, load_predictor
+from simlab.envs.navigation.rendezvous import Rendezvous, spread
 
 METHODS = ("hpp", "straight_line", "centroid", "oracle", "centroid_once")
 

@@ -15,12 +15,12 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from agents.hpp import prediction
-from agents.hpp.cem import Belief, cem_plan
-from engine.struct import pytree_dataclass
-from envs.navigation import world
-from envs.navigation.goal_navigation import goal_features
-from envs.navigation.rendezvous import Rendezvous, spread
+from simlab.agents.hpp import prediction
+from simlab.agents.hpp.cem import Belief, cem_plan
+from simlab.engine.struct import pytree_dataclass
+from simlab.envs.navigation import world
+from simlab.envs.navigation.goal_navigation import goal_features
+from simlab.envs.navigation.rendezvous import Rendezvous, spread
 
 
 @dataclasses.dataclass(frozen=True)

@@ -23,10 +23,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents.networks import MLP
-from envs.navigation import world
-from envs.navigation.goal_navigation import GoalNavigation, goal_features
-from envs.navigation.agents import lidar, move
+from simlab.agents.networks import MLP
+from simlab.envs.navigation import world
+from simlab.envs.navigation.goal_navigation import GoalNavigation, goal_features
+from simlab.envs.navigation.agents import lidar, move
 
 FEATURE_SIZE = 64 + 4 + 4 + 2  # lidar, ego pose, target pose, goal
 

@@ -6,9 +6,9 @@ import sys
 
 import jax
 
-from agents.hpp import assets, prediction
-from agents.hpp.controller import export_controller, load_controller
-from envs.navigation.goal_navigation import GoalNavigation
+from simlab.agents.hpp import assets, prediction
+from simlab.agents.hpp.controller import export_controller, load_controller
+from simlab.envs.navigation.goal_navigation import GoalNavigation
 
 PREDICTION = prediction.PredictionConfig(horizon=20, stride=5, hidden=(128, 128), epochs=30, batch_size=256,
                                          any_goal_fraction=0.5)
@@ -20,8 +20,8 @@ def train_controller(out_dir: str = "runs/hpp_controller", seed: int = 0, steps:
                      path=assets.CONTROLLER) -> dict:
     """Trains the goal-reaching PPO controller (run directory `out_dir`) and exports it to `path` (default:
     the shipped asset)."""
-    from agents.registry import make_agent
-    from agents.train import TrainOptions, train
+    from simlab.agents.registry import make_agent
+    from simlab.agents.train import TrainOptions, train
 
     agent = make_agent("ppo", "goal_navigation", total_steps=steps)
     train(agent, TrainOptions(total_steps=steps, seed=seed, out_dir=out_dir, eval_every=20, checkpoint_every=100))

@@ -1,5 +1,5 @@
 """Proximal policy optimization: `make_ppo(env_name, PPOConfig(...))`."""
-from agents.ppo.config import PPOConfig
-from agents.ppo.agent import PPO, PPOState, make_ppo
+from simlab.agents.ppo.config import PPOConfig
+from simlab.agents.ppo.agent import PPO, PPOState, make_ppo
 
 __all__ = ["PPOConfig", "PPO", "PPOState", "make_ppo"]

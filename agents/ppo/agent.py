@@ -14,16 +14,16 @@ import jax
 import jax.numpy as jnp
 import optax
 
-import envs
-from agents import networks, normalization
-from agents.actions import ActionScaler
-from agents.evaluation import mean_finished_return
-from agents.gae import compute_gae
-from agents.ppo import losses
-from agents.ppo.config import PPOConfig
-from engine.env import Env, State
-from engine.rollout import make_rollout
-from engine.struct import pytree_dataclass
+from simlab import envs
+from simlab.agents import networks, normalization
+from simlab.agents.actions import ActionScaler
+from simlab.agents.evaluation import mean_finished_return
+from simlab.agents.gae import compute_gae
+from simlab.agents.ppo import losses
+from simlab.agents.ppo.config import PPOConfig
+from simlab.engine.env import Env, State
+from simlab.engine.rollout import make_rollout
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import dataclasses
 
-from agents.config_validation import (AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, UNIT, Interval,
-                                      validate_config)
-from agents.networks import ACTIVATIONS
+from simlab.agents.config_validation import (AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, UNIT, Interval,
+                                             validate_config)
+from simlab.agents.networks import ACTIVATIONS
 
 
 @dataclasses.dataclass(frozen=True)

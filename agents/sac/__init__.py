@@ -1,4 +1,4 @@
 """Soft actor-critic: `make_sac(env_name, SACConfig(...))`."""
-from agents.sac.agent import SAC, SACConfig, SACState, make_sac
+from simlab.agents.sac.agent import SAC, SACConfig, SACState, make_sac
 
 __all__ = ["SAC", "SACConfig", "SACState", "make_sac"]

@@ -27,23 +27,10 @@ import json
 import sys
 import time
 
-from agents.sensory.pong_cli import PIXEL_TASKS
-from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, PARAMS_DIR, TASKS, load_params, save_params, task_of
-from bench import output
-
-
-def params_file(directory, stem: str, agent: str):
-    """`directory/<stem>_<agent>.npz`: where `train` writes, and `eval` and `--init-from` read, parameters."""
-    import pathlib
-
-    return pathlib.Path(directory) / f"{stem}_{agent}.npz"
-
-
-def init_file(args, agent: str):
-    """The file `--init-from STEM` names for `agent`: `STEM_<agent>.npz` in the output directory if it is
-    there, else among the shipped parameters."""
-    mine = params_file(args.out_dir, args.init_from, agent)
-    return mine if mine.exists() else params_file(PARAMS_DIR, args.init_from, agent)
+from simlab.agents.sensory.pong_cli import PIXEL_TASKS
+from simlab.agents.sensory.tasks import (AGENT_NAMES, CONDITIONS, PARAMS_DIR, TASKS, init_file, load_params,
+                                         params_file, save_params, task_of)
+from simlab.engine import io as output
 
 
 def _train_agents(args) -> list[str]:
@@ -57,7 +44,7 @@ def _check_teacher(task_name: str, run_dir: str) -> None:
     """
     import pathlib
 
-    from envs.shaping import strip_reward_shaping
+    from simlab.envs.shaping import strip_reward_shaping
 
     path = pathlib.Path(run_dir) / "config.json"
     if not path.exists():
@@ -77,7 +64,7 @@ def _check_teacher(task_name: str, run_dir: str) -> None:
 
 def _bc_adam_steps(args) -> int:
     """Adam steps of the whole behaviour-cloning run (the length of the --bc-lr-end cosine decay)."""
-    from agents.evaluation import episode_length_of
+    from simlab.agents.evaluation import episode_length_of
 
     windows = 1
     if args.bc_window > 0:
@@ -87,14 +74,14 @@ def _bc_adam_steps(args) -> int:
 
 def _train(args) -> int:
     if args.task in PIXEL_TASKS:
-        from agents.sensory import pong_cli
+        from simlab.agents.sensory import pong_cli
 
         return pong_cli.train(args)
     import jax
 
-    from agents.es.bc import BCConfig
-    from agents.es.strategies import ESConfig
-    from agents.sensory.train import clone_agent, teacher_from_run, train_agent
+    from simlab.agents.bc import BCConfig
+    from simlab.agents.es.strategies import ESConfig
+    from simlab.agents.sensory.train import clone_agent, teacher_from_run, train_agent
 
     task_of(args.task)
     command = "simlab sensory " + " ".join(args.argv)
@@ -157,10 +144,10 @@ def _train(args) -> int:
 
 def _eval(args) -> int:
     if args.task in PIXEL_TASKS:
-        from agents.sensory import pong_cli
+        from simlab.agents.sensory import pong_cli
 
         return pong_cli.evaluate(args)
-    from agents.sensory.evaluate import evaluate_conditions
+    from simlab.agents.sensory.evaluate import evaluate_conditions
 
     task = task_of(args.task)
     report = {}

@@ -7,8 +7,8 @@ from typing import Callable
 import jax
 import numpy as np
 
-from agents.es.rollout import make_episode_returns
-from agents.sensory.tasks import CONDITIONS, SensoryTask, condition_env
+from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.sensory.tasks import CONDITIONS, SensoryTask, condition_env
 
 
 def evaluate_conditions(task: SensoryTask, agent: str, params, num_episodes: int, seed: int = 0,

@@ -16,13 +16,12 @@ Functions here are unbatched over environments (vmap them): `obs: [N]`,
 """
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable
-
 import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from simlab.agents.policy import RecurrentPolicy
 
 
 def sinusoidal_table(num_rows: int, width: int) -> np.ndarray:
@@ -72,33 +71,6 @@ class AttentionNeuron(hk.Module):
         attention = jnp.tanh(queries @ keys.T / np.sqrt(self.message_size))                   # [M, N]
         code = jnp.tanh(attention @ obs)                                                      # [M]
         return code, attention, next_state
-
-
-@dataclasses.dataclass(frozen=True)
-class RecurrentPolicy:
-    """A policy with carried state, as pure functions (unbatched over environments).
-
-    init(key, num_inputs) -> params
-    initial_carry(num_inputs) -> carry          (a fresh episode)
-    step(params, carry, obs [N]) -> (carry, action [A])
-    num_params(params) -> int
-    fixed_num_inputs: None if any N is accepted, else the one accepted N.
-    observe_action(carry, action [A]) -> carry: records the action that was actually
-        executed (e.g. a teacher's during behaviour cloning) as the policy's previous
-        action; None for policies that do not read their previous action.
-    """
-
-    name: str
-    action_size: int
-    fixed_num_inputs: int | None
-    init: Callable[[jax.Array, int], Any]
-    initial_carry: Callable[[int], Any]
-    step: Callable[[Any, Any, jax.Array], tuple[Any, jax.Array]]
-    observe_action: Callable[[Any, jax.Array], Any] | None = None
-
-    @staticmethod
-    def num_params(params) -> int:
-        return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
 
 
 def make_sensory_policy(action_size: int = 1, num_queries: int = 16, message_size: int = 32,

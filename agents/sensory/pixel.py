@@ -33,7 +33,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.sensory.network import RecurrentPolicy, sinusoidal_table
+from simlab.agents.policy import RecurrentPolicy
+from simlab.agents.sensory.network import sinusoidal_table
 
 
 def grid_query_table(grid: tuple[int, int], width: int) -> np.ndarray:

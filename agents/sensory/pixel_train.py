@@ -26,10 +26,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents.sensory.pixel import PixelConfig, make_pixel_apply
-from engine.env import Env, State
-from engine.struct import pytree_dataclass
-from engine.wrappers import wrap_for_training
+from simlab.agents.sensory.pixel import PixelConfig, make_pixel_apply
+from simlab.engine.env import Env, State
+from simlab.engine.struct import pytree_dataclass
+from simlab.engine.wrappers import wrap_for_training
 
 
 @dataclasses.dataclass(frozen=True)

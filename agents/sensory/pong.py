@@ -24,14 +24,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import envs
-from agents.es.rollout import make_episode_returns
-from agents.sensory.pixel import PixelConfig, make_pixel_policy
-from agents.sensory.tasks import PARAMS_DIR
-from engine.env import Env, State
-from engine.wrappers import TimeLimit, VmapWrapper
-from envs.classic.pong import Pong, tracking_action
-from envs.patch_transforms import with_patch_transforms
+from simlab import envs
+from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.sensory.pixel import PixelConfig, make_pixel_policy
+from simlab.agents.sensory.tasks import PARAMS_DIR
+from simlab.engine.env import Env, State
+from simlab.engine.wrappers import TimeLimit, VmapWrapper
+from simlab.envs.classic.pong import Pong, tracking_action
+from simlab.envs.patch_transforms import with_patch_transforms
 
 PONG_CONFIG = PixelConfig(patch_size=4, num_frames=2, query_grid=(4, 4), message_size=32, head_hidden=(64,))
 NUM_PATCHES = (32 // 4) ** 2
@@ -78,7 +78,7 @@ def pong_teacher(spec: str = "scripted") -> Callable[[jax.Array], jax.Array]:
     """`act(state_obs [B, 6]) -> [B, 1]`: "scripted" (`tracking_action`) or a `simlab train pong_state` run dir."""
     if spec == "scripted":
         return tracking_action
-    from agents.sensory.train import teacher_from_run
+    from simlab.agents.sensory.train import teacher_from_run
 
     return teacher_from_run(spec)
 
@@ -152,7 +152,7 @@ def evaluate_pong(params, num_episodes: int = 100, seed: int = 0, conditions=CON
 def train_pong(*, iterations: int, teacher: str = "scripted", config=None, seed: int = 0, initial_params=None,
                time_budget_s: float | None = None, log: Callable[[str], None] = print, log_every: int = 25):
     """Behaviour-clones the pixel agent on shuffled, randomly occluded Pong; returns `(params, history)`."""
-    from agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc
+    from simlab.agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc
 
     config = config or PixelBCConfig()
     bc = make_pixel_bc(pong_patch_env("shuffled"), teacher_observation, pong_teacher(teacher), config, PONG_CONFIG)

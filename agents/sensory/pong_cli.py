@@ -22,9 +22,9 @@ PIXEL_TASKS = ("pong",)
 def train(args) -> int:
     import jax
 
-    from agents.sensory.pixel_train import PixelBCConfig
-    from agents.sensory.pong import train_pong
-    from agents.sensory.tasks import load_params, save_params
+    from simlab.agents.sensory.pixel_train import PixelBCConfig
+    from simlab.agents.sensory.pong import train_pong
+    from simlab.agents.sensory.tasks import load_params, save_params
 
     if args.bc_iterations <= 0:
         raise SystemExit("pong is trained by behaviour cloning: give --bc-iterations N (> 0)")
@@ -45,7 +45,7 @@ def train(args) -> int:
             "teacher": teacher}
     params = None
     if args.init_from is not None:
-        from agents.sensory.cli import init_file
+        from simlab.agents.sensory.tasks import init_file
 
         params, meta["init_from"] = load_params(init_file(args, "sensory"))
     start = time.perf_counter()
@@ -56,7 +56,7 @@ def train(args) -> int:
                   "final_loss": history["bc_loss"][-1]}
     meta["train_seconds"] = time.perf_counter() - start
     meta["devices"] = str(jax.devices())
-    from agents.sensory.cli import params_file
+    from simlab.agents.sensory.tasks import params_file
 
     out = params_file(args.out_dir, args.name or "pong", "sensory")
     save_params(out, params, meta)
@@ -65,13 +65,13 @@ def train(args) -> int:
 
 
 def evaluate(args) -> int:
-    from agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition
-    from agents.sensory.tasks import load_params
+    from simlab.agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition
+    from simlab.agents.sensory.tasks import load_params
 
     bad = [f for f in args.fractions or () if not 0.0 < f <= 1.0]
     if bad:
         raise SystemExit(f"--fractions must lie in (0, 1] (1 = every patch, always evaluated as 'shuffled'); got {bad}")
-    from agents.sensory.cli import params_file
+    from simlab.agents.sensory.tasks import params_file
 
     params, _ = load_params(params_file(args.params, args.name or "pong", "sensory"))
     conditions = CONDITIONS if args.fractions is None else \

@@ -24,10 +24,11 @@ import pathlib
 import jax
 import numpy as np
 
-import envs
-from agents.sensory.network import RecurrentPolicy, make_mlp_policy, make_sensory_policy
-from engine.env import Env
-from envs.transforms import with_observation_transforms
+from simlab import envs
+from simlab.agents.policy import RecurrentPolicy
+from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
+from simlab.engine.env import Env
+from simlab.envs.transforms import with_observation_transforms
 
 CONDITIONS = ("unshuffled", "shuffled", "reshuffle_25", "noise")
 AGENT_NAMES = ("sensory", "mlp")
@@ -132,3 +133,15 @@ def load_params(path: pathlib.Path):
 def params_path(task_name: str, agent: str) -> pathlib.Path:
     """Where the shipped parameters of `agent` ('sensory' or 'mlp') on `task_name` live."""
     return PARAMS_DIR / f"{task_name}_{agent}.npz"
+
+
+def params_file(directory, stem: str, agent: str):
+    """`directory/<stem>_<agent>.npz`: where `train` writes, and `eval` and `--init-from` read, parameters."""
+    return pathlib.Path(directory) / f"{stem}_{agent}.npz"
+
+
+def init_file(args, agent: str):
+    """The file `--init-from STEM` names for `agent`: `STEM_<agent>.npz` in the output directory if it is
+    there, else among the shipped parameters."""
+    mine = params_file(args.out_dir, args.init_from, agent)
+    return mine if mine.exists() else params_file(PARAMS_DIR, args.init_from, agent)

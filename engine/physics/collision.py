@@ -19,10 +19,10 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import box_box, kinematics
-from engine.physics import math as pm
-from engine.physics import model as M
-from engine.struct import pytree_dataclass
+from simlab.engine.physics import box_box, kinematics
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import model as M
+from simlab.engine.struct import pytree_dataclass
 
 POINTS_PER_PAIR = {
     (M.PLANE, M.SPHERE): 1, (M.PLANE, M.CAPSULE): 2, (M.PLANE, M.BOX): 8, (M.PLANE, M.CYLINDER): 8,

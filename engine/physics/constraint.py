@@ -25,11 +25,11 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import contacts as soft_contacts
-from engine.physics import math as pm
-from engine.physics import mj_collision
-from engine.physics import model as M
-from engine.struct import pytree_dataclass, static_field
+from simlab.engine.physics import contacts as soft_contacts
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import mj_collision
+from simlab.engine.physics import model as M
+from simlab.engine.struct import pytree_dataclass, static_field
 
 MINVAL = 1e-15
 MINIMP, MAXIMP = 0.0001, 0.9999

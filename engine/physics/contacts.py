@@ -11,11 +11,11 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import collision
-from engine.physics import math as pm
-from engine.physics import model as M
-from engine.physics.dynamics import soft_gains
-from engine.struct import pytree_dataclass
+from simlab.engine.physics import collision
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import model as M
+from simlab.engine.physics.dynamics import soft_gains
+from simlab.engine.struct import pytree_dataclass
 
 FRICTION_VELOCITY_EPS = 1e-3  # m/s: below this the friction cone behaves like a stiff viscous stick.
 

@@ -22,8 +22,8 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import math as pm
-from engine.physics import model as M
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import model as M
 
 def _inertia_apply(mass, h, inertia, ang, lin):
     return pm.mat_vec(inertia, ang) + pm.cross(h, lin), mass[:, None] * lin - pm.cross(h, ang)

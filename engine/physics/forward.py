@@ -18,9 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import collision, constraint, dynamics, integrator, kinematics, mj_collision, solver
-from engine.physics import model as M
-from engine.struct import pytree_dataclass
+from simlab.engine.physics import collision, constraint, dynamics, integrator, kinematics, mj_collision, solver
+from simlab.engine.physics import model as M
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

@@ -13,9 +13,9 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import math as pm
-from engine.physics import model as M
-from engine.struct import pytree_dataclass
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import model as M
+from simlab.engine.struct import pytree_dataclass
 
 _EYE3 = np.eye(3, dtype=np.float32)
 

@@ -24,10 +24,10 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from engine.physics import box_box, collision, kinematics
-from engine.physics import math as pm
-from engine.physics import model as M
-from engine.struct import pytree_dataclass
+from simlab.engine.physics import box_box, collision, kinematics
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import model as M
+from simlab.engine.struct import pytree_dataclass
 
 MINVAL = 1e-15  # MuJoCo's mjMINVAL
 # Box corners in MuJoCo's order (bit 0 -> x, bit 1 -> y, bit 2 -> z).

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 
-from engine.mujoco_log import quiet_mujoco
-from engine.physics import mjcf_checks
-from engine.physics import model as M
+from simlab.engine.mujoco_log import quiet_mujoco
+from simlab.engine.physics import mjcf_checks
+from simlab.engine.physics import model as M
 
 SUPPORTED_GEOMS = (M.PLANE, M.SPHERE, M.CAPSULE, M.CYLINDER, M.BOX)
 SOLVERS = ("mujoco", "penalty")

@@ -31,7 +31,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from engine.mujoco_log import quiet_mujoco
+from simlab.engine.mujoco_log import quiet_mujoco
 
 FRICTION_VELOCITY_EPS = 1e-3  # must equal contacts.FRICTION_VELOCITY_EPS (checked in the tests)
 # Refuse cond(A)·u above this: a backward-stable solve then has no correct digit (relative error ~ cond·u).

@@ -14,7 +14,7 @@ import functools
 import jax
 import numpy as np
 
-from engine.struct import pytree_dataclass, static_field
+from simlab.engine.struct import pytree_dataclass, static_field
 
 # Joint types, numbered as in MuJoCo (mjtJoint).
 FREE, BALL, SLIDE, HINGE = 0, 1, 2, 3

@@ -14,12 +14,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.batching import lapack_serial_batch
-from engine.physics import collision, contacts, dynamics, integrator, kinematics
-from engine.physics import forward as mj_forward
-from engine.physics import math as pm
-from engine.physics import model as M
-from engine.struct import pytree_dataclass
+from simlab.engine.batching import lapack_serial_batch
+from simlab.engine.physics import collision, contacts, dynamics, integrator, kinematics
+from simlab.engine.physics import forward as mj_forward
+from simlab.engine.physics import math as pm
+from simlab.engine.physics import model as M
+from simlab.engine.struct import pytree_dataclass
 
 # Batch chunk for `engine.batching.chunked_vmap` on one CPU device: Ant-sized systems stay in
 # cache up to a few hundred per chunk (256-1024 measure alike, 4096 slower).

@@ -30,8 +30,8 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from engine.physics import math as pm
-from engine.physics.constraint import Rows
+from simlab.engine.physics import math as pm
+from simlab.engine.physics.constraint import Rows
 
 LINE_SEARCH_ITERATIONS = 3  # measured: 3 or 6 give the same agreement on every test model (docs/physics.md)
 

@@ -22,10 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State, initial_state
-from engine.specs import BoxSpec
-from envs import render2d
-from envs.boundary import with_overrides
+from simlab.engine.env import Env, State, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.envs import render2d
+from simlab.envs.boundary import with_overrides
 
 
 @dataclasses.dataclass(frozen=True)

@@ -45,10 +45,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State, initial_state
-from engine.specs import BoxSpec
-from engine.struct import pytree_dataclass
-from envs.boundary import with_overrides
+from simlab.engine.env import Env, State, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.engine.struct import pytree_dataclass
+from simlab.envs.boundary import with_overrides
 
 OBSERVATIONS = ("pixels", "state")
 CONTROLS = ("position", "velocity")

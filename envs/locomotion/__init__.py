@@ -7,12 +7,12 @@
 Every module's docstring has a table of the observation, action, reward terms, termination,
 reset and every difference from the corresponding gymnasium `*-v5` task.
 """
-from envs.locomotion.ant import Ant, AntParams
-from envs.locomotion.halfcheetah import HalfCheetah, HalfCheetahParams
-from envs.locomotion.hopper import Hopper, HopperParams
-from envs.locomotion.humanoid import Humanoid, HumanoidParams
-from envs.locomotion.reacher import Reacher, ReacherParams
-from envs.locomotion.walker2d import Walker2d, Walker2dParams
+from simlab.envs.locomotion.ant import Ant, AntParams
+from simlab.envs.locomotion.halfcheetah import HalfCheetah, HalfCheetahParams
+from simlab.envs.locomotion.hopper import Hopper, HopperParams
+from simlab.envs.locomotion.humanoid import Humanoid, HumanoidParams
+from simlab.envs.locomotion.reacher import Reacher, ReacherParams
+from simlab.envs.locomotion.walker2d import Walker2d, Walker2dParams
 
 __all__ = ["Ant", "AntParams", "HalfCheetah", "HalfCheetahParams", "Hopper", "HopperParams", "Humanoid",
            "HumanoidParams", "Reacher", "ReacherParams", "Walker2d", "Walker2dParams"]

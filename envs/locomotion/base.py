@@ -14,10 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import physics
-from engine.env import Env
-from engine.specs import BoxSpec
-from envs.mjrender import MujocoRenderMixin  # render_rgb(state) from mjcf_path and state.sim.q
+from simlab.engine import physics
+from simlab.engine.env import Env
+from simlab.engine.specs import BoxSpec
+from simlab.envs.mjrender import MujocoRenderMixin  # render_rgb(state) from mjcf_path and state.sim.q
 
 FREE_JOINT = 0  # MuJoCo's mjJNT_FREE
 # Newton iterations of solver="mujoco": MuJoCo C needs at most 6 on these tasks (docs/physics.md).

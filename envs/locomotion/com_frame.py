@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import physics
+from simlab.engine import physics
 
 
 def _quat_mul(a: jax.Array, b: jax.Array) -> jax.Array:

@@ -27,9 +27,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from engine.env import State, initial_state
-from envs.boundary import with_overrides
-from envs.locomotion.base import MjcfTask, check_nonnegative, model_path, zero_metrics
+from simlab.engine.env import State, initial_state
+from simlab.envs.boundary import with_overrides
+from simlab.envs.locomotion.base import MjcfTask, check_nonnegative, model_path, zero_metrics
 
 METRICS = ("reward_forward", "reward_ctrl", "x_position", "x_velocity")
 

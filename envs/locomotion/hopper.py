@@ -29,9 +29,9 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from envs.boundary import with_overrides
-from envs.locomotion.base import check_range
-from envs.locomotion.planar import PlanarWalker
+from simlab.envs.boundary import with_overrides
+from simlab.envs.locomotion.base import check_range
+from simlab.envs.locomotion.planar import PlanarWalker
 
 
 @dataclasses.dataclass(frozen=True)

@@ -35,11 +35,11 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from engine.env import State, initial_state
-from envs.boundary import with_overrides
-from envs.locomotion.base import (MjcfTask, check_nonnegative, check_range, model_path, xy_position_metrics,
-                                  zero_metrics)
-from envs.locomotion.com_frame import BodyFrames
+from simlab.engine.env import State, initial_state
+from simlab.envs.boundary import with_overrides
+from simlab.envs.locomotion.base import (MjcfTask, check_nonnegative, check_range, model_path, xy_position_metrics,
+                                         zero_metrics)
+from simlab.envs.locomotion.com_frame import BodyFrames
 
 METRICS = ("reward_forward", "reward_ctrl", "reward_contact", "reward_survive", "x_position", "y_position",
            "distance_from_origin", "x_velocity", "y_velocity")

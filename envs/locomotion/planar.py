@@ -10,8 +10,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from engine.env import State, initial_state
-from envs.locomotion.base import MjcfTask, check_nonnegative, check_range, model_path, zero_metrics
+from simlab.engine.env import State, initial_state
+from simlab.envs.locomotion.base import MjcfTask, check_nonnegative, check_range, model_path, zero_metrics
 
 METRICS = ("reward_forward", "reward_ctrl", "reward_survive", "x_position", "z_distance_from_origin",
            "x_velocity")

@@ -29,10 +29,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import physics
-from engine.env import State, initial_state
-from envs.boundary import with_overrides
-from envs.locomotion.base import MjcfTask, model_path, zero_metrics
+from simlab.engine import physics
+from simlab.engine.env import State, initial_state
+from simlab.envs.boundary import with_overrides
+from simlab.envs.locomotion.base import MjcfTask, model_path, zero_metrics
 
 METRICS = ("reward_dist", "reward_ctrl", "distance")
 ARM_POSITION_NOISE = 0.1

@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from envs.boundary import with_overrides
-from envs.locomotion.planar import PlanarWalker
+from simlab.envs.boundary import with_overrides
+from simlab.envs.locomotion.planar import PlanarWalker
 
 
 @dataclasses.dataclass(frozen=True)

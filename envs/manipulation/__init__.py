@@ -2,8 +2,8 @@
 
 Models are written in-repo (`assets/*.xml`) using only what our MJCF loader supports.
 """
-from envs.manipulation.fetch import Fetch, FetchParams
-from envs.manipulation.grasp import Grasp, GraspParams
-from envs.manipulation.ur5e import UR5e, UR5eParams
+from simlab.envs.manipulation.fetch import Fetch, FetchParams
+from simlab.envs.manipulation.grasp import Grasp, GraspParams
+from simlab.envs.manipulation.ur5e import UR5e, UR5eParams
 
 __all__ = ["Fetch", "FetchParams", "Grasp", "GraspParams", "UR5e", "UR5eParams"]

@@ -12,11 +12,11 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 
-from engine import physics
-from engine.env import Env
-from engine.specs import BoxSpec
-from engine.struct import pytree_dataclass
-from envs.mjrender import MujocoRenderMixin
+from simlab.engine import physics
+from simlab.engine.env import Env
+from simlab.engine.specs import BoxSpec
+from simlab.engine.struct import pytree_dataclass
+from simlab.envs.mjrender import MujocoRenderMixin
 
 ASSETS = Path(__file__).parent / "assets"
 

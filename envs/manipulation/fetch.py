@@ -20,12 +20,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import physics
-from engine.env import State, initial_state
-from engine.specs import BoxSpec
-from envs.boundary import with_overrides
-from envs.manipulation.base import PhysicsTask, TaskSim, norm
-from envs.mjrender import Camera, Marker
+from simlab.engine import physics
+from simlab.engine.env import State, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.envs.boundary import with_overrides
+from simlab.envs.manipulation.base import PhysicsTask, TaskSim, norm
+from simlab.envs.mjrender import Camera, Marker
 
 
 def rotate_into_frame(quat: jax.Array, vec: jax.Array) -> jax.Array:

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from envs.navigation import world
+from simlab.envs.navigation import world
 
 
 @dataclasses.dataclass(frozen=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs import render2d
+from simlab.envs import render2d
 
 ROBOT_COLORS = [(31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189), (255, 127, 14), (23, 190, 207),
                 (227, 119, 194), (127, 127, 127)]

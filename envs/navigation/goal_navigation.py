@@ -16,11 +16,11 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from engine.env import Env, State, initial_state
-from engine.specs import BoxSpec
-from engine.struct import pytree_dataclass
-from envs.navigation import agents as robots
-from envs.navigation import drawing, world
+from simlab.engine.env import Env, State, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.engine.struct import pytree_dataclass
+from simlab.envs.navigation import agents as robots
+from simlab.envs.navigation import drawing, world
 
 
 @pytree_dataclass

@@ -18,8 +18,8 @@ import gymnasium
 import jax
 import numpy as np
 
-from envs import boundary
-from envs.registry import make
+from simlab.envs import boundary
+from simlab.envs.registry import make
 
 
 class ParallelRendezvous:
@@ -108,6 +108,6 @@ class ParallelRendezvous:
 
 
 def boundary_spec(space: gymnasium.spaces.Box):
-    from engine.specs import BoxSpec
+    from simlab.engine.specs import BoxSpec
 
     return BoxSpec(space.shape, low=space.low, high=space.high)

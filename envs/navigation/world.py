@@ -10,7 +10,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from engine.struct import pytree_dataclass
+from simlab.engine.struct import pytree_dataclass
 
 FAMILIES = ("train", "heldout", "blocks")
 

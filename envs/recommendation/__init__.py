@@ -3,8 +3,8 @@
 `import envs.recommendation` registers `slate_recommendation`
 (gymnasium: `simlab/SlateRecommendation-v0`).
 """
-from envs.recommendation.slate import SlateRecommendation
-from envs.registry import register
+from simlab.envs.recommendation.slate import SlateRecommendation
+from simlab.envs.registry import register
 
 register("slate_recommendation", SlateRecommendation, gym_name="SlateRecommendation")
 

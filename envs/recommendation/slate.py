@@ -21,9 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine.env import Env, State, initial_state
-from engine.specs import BoxSpec
-from recsim.apps import slate_rl
+from simlab.engine.env import Env, State, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.recsim.apps import slate_rl
 
 
 class SlateRecommendation(Env):

@@ -15,9 +15,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from recsim.core import Runtime
-from recsim.entities import ClusteredUsers, ProviderAwareRecommender, UtilityMetrics, ViableCorpus
-from recsim.stories import recommendation_story
+from simlab.recsim.core import Runtime
+from simlab.recsim.entities import ClusteredUsers, ProviderAwareRecommender, UtilityMetrics, ViableCorpus
+from simlab.recsim.stories import recommendation_story
 
 POLICIES = {"myopic": 0.0, "provider_aware": 1.2}
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from recsim import choice
-from recsim.core import Network, Runtime, Variable, previous
-from recsim.distributions import MultivariateNormalDiag, Normal
-from recsim.inference import fit_mle, hmc_posterior
+from simlab.recsim import choice
+from simlab.recsim.core import Network, Runtime, Variable, previous
+from simlab.recsim.distributions import MultivariateNormalDiag, Normal
+from simlab.recsim.inference import fit_mle, hmc_posterior
 
 TRUE_PARAMS = {"sensitivity": 2.0, "memory": 0.7, "noise": 0.3}
 

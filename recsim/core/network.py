@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from recsim.core.variable import Previous, Variable
+from simlab.recsim.core.variable import Previous, Variable
 
 
 class DependencyCycleError(ValueError):

@@ -9,14 +9,13 @@ index 0 is the initial value and index t the value after t steps.
 """
 from __future__ import annotations
 
-from typing import Mapping
 
 import jax
 import jax.numpy as jnp
 
-from recsim.core.network import Network
-from recsim.core.value import check_value, spec_of
-from recsim.core.variable import Context, Definition, Previous
+from simlab.recsim.core.network import Network
+from simlab.recsim.core.value import check_value, spec_of
+from simlab.recsim.core.variable import Context, Definition, Previous
 
 Values = dict  # dict[variable name, dict[field, array]]
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import jax
 import jax.numpy as jnp
 
-from recsim.core.value import FieldSpec
+from simlab.recsim.core.value import FieldSpec
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from agents.registry import make_agent
-from agents.train import TrainOptions, train
+from simlab.agents.registry import make_agent
+from simlab.agents.train import TrainOptions, train
 
 TINY = {"num_envs": 8, "rollout_length": 16, "epochs": 2, "num_minibatches": 2, "eval_episodes": 4}
 SPI = 8 * 16  # env steps per iteration

@@ -11,8 +11,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from agents import checkpoint, cli
-from agents.checkpoint import CheckpointDamagedError, CheckpointMismatchError
+from simlab import cli
+from simlab.agents import checkpoint
+from simlab.agents.checkpoint import CheckpointDamagedError, CheckpointMismatchError
 
 from run_safety_support import assert_leaves_equal, logged_iterations, one_line_error, train_argv
 

@@ -1,7 +1,7 @@
 """Every `simlab` subcommand, sub-subcommand and benchmark answers `--help` (issue 26, item 6).
 
 The commands are discovered from the parsers themselves (the top-level parser, the application
-parsers it forwards to and `BENCHMARKS`), so a new subcommand is covered without editing this test.
+parsers it forwards to and `bench.BENCHMARKS`), so a new subcommand is covered without editing this test.
 """
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import importlib
 
 import pytest
 
-from agents import cli
+import bench
+from simlab import cli, commands
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -40,12 +41,12 @@ def all_command_paths() -> list[list[str]]:
     top = cli.build_parser()
     paths = [[]]
     for name, sub in _subcommands(top).items():
-        if name in cli.APPLICATIONS:
-            module = importlib.import_module(cli.APPLICATIONS[name][0])
-            paths.extend(_walk([name], module.build_parser()))
-        elif name == "bench":
+        if name == "bench":
             paths.append(["bench"])
-            paths.extend(["bench", b] for b in cli.BENCHMARKS)
+            paths.extend(["bench", b] for b in bench.BENCHMARKS)
+        elif commands.get(name).kind == "forward":
+            module = importlib.import_module(commands.get(name).target.partition(":")[0])
+            paths.extend(_walk([name], module.build_parser()))
         else:
             paths.extend(_walk([name], sub))
     return paths
@@ -59,7 +60,7 @@ def test_discovery_finds_the_nested_commands():
     for expected in ["train", "eval", "envs", "render", "recsim", "recsim ecosystem", "rendezvous eval",
                      "rendezvous train", "sensory train", "sensory eval", "bench steps", "bench sac_halfcheetah"]:
         assert expected in joined
-    assert len([p for p in PATHS if p[:1] == ["bench"]]) == len(cli.BENCHMARKS) + 1
+    assert len([p for p in PATHS if p[:1] == ["bench"]]) == len(bench.BENCHMARKS) + 1
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: " ".join(p) or "simlab")

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from agents import normalization
-from agents.distributions import Categorical, Gaussian, TanhGaussian
-from agents.gae import compute_gae
-from agents.ppo import losses
-from agents.replay import make_replay_buffer
+from simlab.agents import normalization
+from simlab.agents.distributions import Categorical, Gaussian, TanhGaussian
+from simlab.agents.gae import compute_gae
+from simlab.agents.ppo import losses
+from simlab.agents.replay import make_replay_buffer
 
 
 def test_gaussian_log_prob_and_entropy_match_scipy():

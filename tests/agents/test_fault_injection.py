@@ -11,10 +11,10 @@ import time
 
 import pytest
 
-from agents import checkpoint
-from agents.checkpoint import CheckpointError
-from agents.registry import make_agent
-from agents.train import TrainOptions, train
+from simlab.agents import checkpoint
+from simlab.agents.checkpoint import CheckpointError
+from simlab.agents.registry import make_agent
+from simlab.agents.train import TrainOptions, train
 
 from run_safety_support import ROOT, SPI, TINY, assert_leaves_equal, logged_iterations, train_argv
 
@@ -33,7 +33,7 @@ def _newest_intact(out) -> int:
 
 def _start(argv) -> subprocess.Popen:
     env = {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "agents.cli", *argv], cwd=ROOT, env=env, text=True,
+    return subprocess.Popen([sys.executable, "-m", "simlab.cli", *argv], cwd=ROOT, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 

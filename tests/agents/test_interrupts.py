@@ -10,9 +10,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents import checkpoint, cli, registry, run_log
-from agents.registry import make_agent
-from agents.train import NonFiniteTrainingError, TrainingInterrupted
+from simlab import cli
+from simlab.agents import checkpoint, registry, run_log
+from simlab.agents.registry import make_agent
+from simlab.agents.train import NonFiniteTrainingError, TrainingInterrupted
 
 from run_safety_support import SPI, TINY, logged_iterations, one_line_error, train_argv, train_tiny
 

@@ -7,7 +7,7 @@ import jax
 import numpy as np
 
 from learning_cases import CASES
-from agents.registry import make_agent
+from simlab.agents.registry import make_agent
 
 
 def test_ppo_solves_cartpole_swingup():
@@ -45,7 +45,7 @@ def test_apg_learns_to_balance():
 
 def test_apg_step_size_decays_from_learning_rate_to_lr_end():
     """`lr_end` turns the constant Adam step size into a cosine decay that ends, and stays, at `lr_end`."""
-    from agents.apg import APGConfig
+    from simlab.agents.apg import APGConfig
 
     assert APGConfig().learning_rate_schedule() == 1e-3  # constant unless lr_end is set
     schedule = APGConfig(learning_rate=5e-3, lr_end=1e-5, lr_decay_steps=100).learning_rate_schedule()

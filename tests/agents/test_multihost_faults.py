@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from engine import sharding
+from simlab.engine import sharding
 
 SCRIPT = os.path.join(os.path.dirname(__file__), "scripts", "multihost_fault_worker.py")
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

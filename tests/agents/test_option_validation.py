@@ -11,14 +11,15 @@ import math
 
 import pytest
 
-from agents import cli
-from agents.apg import APGConfig
-from agents.es import BCConfig, ESConfig
-from agents.ppo import PPOConfig
-from agents.registry import make_agent, make_config
-from agents.sac import SACConfig
-from agents.train import MAX_STEPS, TrainOptions, train
-from agents.validation import UntrainableEnvironmentError
+from simlab import cli
+from simlab.agents.apg import APGConfig
+from simlab.agents.bc import BCConfig
+from simlab.agents.es import ESConfig
+from simlab.agents.ppo import PPOConfig
+from simlab.agents.registry import make_agent, make_config
+from simlab.agents.sac import SACConfig
+from simlab.agents.train import MAX_STEPS, TrainOptions, train
+from simlab.agents.validation import UntrainableEnvironmentError
 
 from run_safety_support import TINY, one_line_error
 

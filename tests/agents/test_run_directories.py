@@ -16,10 +16,11 @@ import subprocess
 
 import pytest
 
-from agents import checkpoint, cli, run_log
-from agents.loading import load_run
-from agents.run_log import RunExistsError, RunLock, RunLockedError
-from agents.train import RunComplete
+from simlab import cli
+from simlab.agents import checkpoint, run_log
+from simlab.agents.loading import load_run
+from simlab.agents.run_log import RunExistsError, RunLock, RunLockedError
+from simlab.agents.train import RunComplete
 
 from run_safety_support import (SPI, assert_leaves_equal, logged_iterations, metrics_rows, one_line_error,
                                  train_argv, train_tiny)

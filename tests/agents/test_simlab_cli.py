@@ -5,11 +5,11 @@ import sys
 
 import pytest
 
-from agents import cli
+from simlab import cli
 
 
 def test_help_works():
-    proc = subprocess.run([sys.executable, "-m", "agents.cli", "--help"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "simlab.cli", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "envs" in proc.stdout and "bench" in proc.stdout
 
 

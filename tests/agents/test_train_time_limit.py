@@ -4,8 +4,8 @@ import time
 import jax
 import pytest
 
-from agents.registry import make_agent
-from agents.train import TrainOptions, train
+from simlab.agents.registry import make_agent
+from simlab.agents.train import TrainOptions, train
 
 TINY = {"num_envs": 8, "rollout_length": 16, "epochs": 1, "num_minibatches": 2, "eval_episodes": 2,
         "value_hidden": (16,)}

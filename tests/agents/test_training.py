@@ -11,12 +11,12 @@ import jax
 import numpy as np
 import pytest
 
-import envs  # noqa: F401  (registers the gymnasium ids)
-from agents import cli
-from agents.checkpoint import CheckpointError
-from agents.loading import load_policy, load_run
-from agents.registry import make_agent
-from agents.train import TrainOptions, train
+from simlab import envs  # noqa: F401  (registers the gymnasium ids)
+from simlab import cli
+from simlab.agents.checkpoint import CheckpointError
+from simlab.agents.loading import load_policy, load_run
+from simlab.agents.registry import make_agent
+from simlab.agents.train import TrainOptions, train
 
 TINY = {"num_envs": 8, "rollout_length": 16, "epochs": 2, "num_minibatches": 2, "eval_episodes": 4}
 STEPS_PER_ITER = 8 * 16

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from agents import cli
+from simlab import cli
+from simlab.engine import io
 from bench import output
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "bench" / "results"
@@ -57,7 +58,7 @@ def test_overwrite_and_publish_flags(tmp_path):
 
 
 def test_rendezvous_eval_defaults_outside_the_package_and_refuses_to_overwrite(tmp_path, capsys):
-    from agents.hpp import cli as hpp_cli
+    from simlab.agents.hpp import cli as hpp_cli
 
     args = hpp_cli.build_parser().parse_args(["eval"])
     assert output.resolve_out_dir(args, "rendezvous") == Path("simlab_results") / "rendezvous"
@@ -68,7 +69,7 @@ def test_rendezvous_eval_defaults_outside_the_package_and_refuses_to_overwrite(t
 
 
 def test_recsim_ecosystem_plot_goes_to_out_not_the_working_directory(tmp_path, monkeypatch, capsys):
-    from recsim import cli as recsim_cli
+    from simlab.recsim import cli as recsim_cli
 
     monkeypatch.chdir(tmp_path)
     parser = recsim_cli.build_parser()
@@ -84,8 +85,8 @@ def test_recsim_ecosystem_plot_goes_to_out_not_the_working_directory(tmp_path, m
 
 
 def test_sensory_train_writes_outside_the_package_and_refuses_to_overwrite(tmp_path, monkeypatch, capsys):
-    from agents.sensory import cli as sensory_cli
-    from agents.sensory.tasks import PARAMS_DIR
+    from simlab.agents.sensory import cli as sensory_cli
+    from simlab.agents.sensory.tasks import PARAMS_DIR
 
     monkeypatch.chdir(tmp_path)
     shipped = _digest(PARAMS_DIR)
@@ -98,17 +99,17 @@ def test_sensory_train_writes_outside_the_package_and_refuses_to_overwrite(tmp_p
     assert "cartpole_swingup_mlp.npz already exists" in err and "--overwrite" in err
     assert mine.read_bytes() == b"keep" and _digest(PARAMS_DIR) == shipped
     args = sensory_cli.build_parser().parse_args(["train", "pong", "--publish"])
-    assert output.resolve_out_dir(args, "sensory", PARAMS_DIR) == PARAMS_DIR
+    assert io.resolve_out_dir(args, "sensory", PARAMS_DIR) == PARAMS_DIR
     args.out_dir = tmp_path
     args.init_from = "pong"
     assert sensory_cli.init_file(args, "sensory") == PARAMS_DIR / "pong_sensory.npz"  # falls back to the shipped one
 
 
 def test_rendezvous_train_writes_to_out_and_refuses_existing_files_before_training(tmp_path, monkeypatch, capsys):
-    """`simlab rendezvous train` follows bench/output.py: default ./simlab_results/rendezvous_train, the shipped
+    """`simlab rendezvous train` follows simlab.engine.io: default ./simlab_results/rendezvous_train, the shipped
     agents/hpp/assets/ only with --publish, and existing files refused (exit 2) before any training."""
-    from agents.hpp import assets, training
-    from agents.hpp import cli as hpp_cli
+    from simlab.agents.hpp import assets, training
+    from simlab.agents.hpp import cli as hpp_cli
 
     def no_training(*args, **kwargs):
         raise AssertionError("training started although the output was refused")
@@ -116,9 +117,9 @@ def test_rendezvous_train_writes_to_out_and_refuses_existing_files_before_traini
     monkeypatch.setattr(training, "train_predictor", no_training)
     monkeypatch.setattr(training, "train_controller", no_training)
     parser = hpp_cli.build_parser()
-    assert output.resolve_out_dir(parser.parse_args(["train"]), "rendezvous_train", assets.ASSETS) == \
+    assert io.resolve_out_dir(parser.parse_args(["train"]), "rendezvous_train", assets.ASSETS) == \
         Path("simlab_results") / "rendezvous_train"
-    assert output.resolve_out_dir(parser.parse_args(["train", "--publish"]), "rendezvous_train",
+    assert io.resolve_out_dir(parser.parse_args(["train", "--publish"]), "rendezvous_train",
                                   assets.ASSETS) == assets.ASSETS
     shipped = _digest(assets.ASSETS)
     (tmp_path / "predictor.npz").write_bytes(b"mine")
@@ -144,7 +145,7 @@ def test_rendezvous_train_writes_to_out_and_refuses_existing_files_before_traini
 def test_rendezvous_train_passes_out_paths_to_training(tmp_path, monkeypatch, capsys):
     """The trained files go to --out (the shipped assets are untouched); the predictor is fitted on the
     controller trained in the same command."""
-    from agents.hpp import assets, training
+    from simlab.agents.hpp import assets, training
 
     calls = {}
 

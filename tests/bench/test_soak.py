@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-import envs
-from agents import cli
+from simlab import envs
+from simlab import cli
 from bench import soak
 
 

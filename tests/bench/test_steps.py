@@ -1,7 +1,7 @@
 """bench/steps.py produces the documented JSON and a plot (structure only: no timings asserted)."""
 import json
 
-from agents import cli
+from simlab import cli
 
 
 def test_bench_steps_json_and_files(tmp_path, capsys):

@@ -110,7 +110,7 @@ def test_load_brax_curve_from_result_or_jsonl(tmp_path):
 
 
 def test_cli_reports_bad_inputs(tmp_path, capsys):
-    from agents import cli
+    from simlab import cli
 
     assert cli.main(["bench", "train", "--brax-json", str(tmp_path / "nope.json"), "--out", str(tmp_path)]) == 2
     assert "does not exist" in capsys.readouterr().err
@@ -138,7 +138,7 @@ def test_worker_defaults_are_the_notebook_settings():
 
 
 def test_bench_config_is_a_valid_ppo_config():
-    from agents.registry import BENCH_CONFIGS, make_config
+    from simlab.agents.registry import BENCH_CONFIGS, make_config
 
     bench = BENCH_CONFIGS[train_bench.BENCH_CONFIG]
     config = make_config(bench["algo"], bench["env"], bench["config"])

@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents import cli
+import bench
+from simlab import cli
 from bench import output, transfer
 
 TASKS = list(transfer.GYM_IDS)
@@ -31,7 +32,7 @@ def _no_work(monkeypatch):
 
 
 def test_registered_and_help_names_the_options(capsys):
-    assert cli.BENCHMARKS["transfer"][0] == "bench.transfer"
+    assert bench.BENCHMARKS["transfer"][0] == "bench.transfer"
     with pytest.raises(SystemExit) as exc:
         cli.main(["bench", "transfer", "--help"])
     assert exc.value.code == 0
@@ -96,8 +97,8 @@ def test_plan_reuses_runs_found_under_runs_and_trains_the_rest(tmp_path):
 @pytest.mark.parametrize("task", TASKS)
 def test_v5_observation_matches_our_policy_input(task):
     """The policy trained by the bench reads exactly what gymnasium's v5 env (with the run's options) observes."""
-    import envs
-    from agents.registry import make_agent
+    from simlab import envs
+    from simlab.agents.registry import make_agent
 
     for solver in transfer.SOLVERS:
         env_kwargs = {**transfer.TASK_ENV_KWARGS.get(task, {}), "solver": solver}
@@ -198,7 +199,7 @@ def test_zero_actions_agree_with_mujoco_from_the_same_states():
     import gymnasium
     import jax
 
-    import envs
+    from simlab import envs
 
     env = envs.make("halfcheetah", solver="mujoco")
     seeds = [0, 1, 2]

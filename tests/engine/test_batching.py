@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine import physics
-from engine.batching import chunked_vmap
+from simlab.engine import physics
+from simlab.engine.batching import chunked_vmap
 
 sys.path.insert(0, str(Path(__file__).parent / "physics"))
 from physics_models import free_body  # noqa: E402
@@ -71,7 +71,7 @@ def test_gradient_through_chunked_vmap_matches_per_system_gradient():
 
 
 def test_lapack_serial_batch_follows_jaxlib_threshold():
-    from engine.batching import lapack_serial_batch
+    from simlab.engine.batching import lapack_serial_batch
 
     # jaxlib splits a batched n x n Cholesky once batch * (n**3 // 3) >= 200000 FLOP.
     assert lapack_serial_batch(14) == 218  # Ant: 14 dofs, 914 FLOP per matrix
@@ -89,8 +89,8 @@ def test_batch_chunk_per_backend_and_device_count(sphere):
 
 
 def test_sharded_vmap_on_one_device_equals_chunked_vmap(sphere):
-    from engine.batching import sharded_vmap
-    from engine.sharding import make_mesh
+    from simlab.engine.batching import sharded_vmap
+    from simlab.engine.sharding import make_mesh
 
     states = _states(sphere, 6)
     ctrl = jnp.zeros(sphere.nu)

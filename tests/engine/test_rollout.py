@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine
-import envs
+from simlab import engine
+from simlab import envs
 
 
 @pytest.fixture(scope="module")

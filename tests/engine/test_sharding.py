@@ -9,8 +9,8 @@ import jax
 import numpy as np
 import pytest
 
-import engine
-import envs
+from simlab import engine
+from simlab import envs
 
 SCRIPTS = os.path.join(os.path.dirname(__file__), "scripts")
 

@@ -4,10 +4,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine
-import envs
-from engine.env import Env, State, initial_state
-from engine.specs import BoxSpec
+from simlab import engine
+from simlab import envs
+from simlab.engine.env import Env, State, initial_state
+from simlab.engine.specs import BoxSpec
 
 
 class Counter(Env):
@@ -137,8 +137,8 @@ def test_wrapper_argument_errors():
 
 
 def test_set_batch_mesh_finds_the_vmap_layer_and_checks_divisibility():
-    from engine.sharding import make_mesh
-    from engine.wrappers import VmapWrapper, set_batch_mesh
+    from simlab.engine.sharding import make_mesh
+    from simlab.engine.wrappers import VmapWrapper, set_batch_mesh
 
     mesh = make_mesh(jax.devices()[:1])
     batched = envs.make("pendulum", num_envs=6)

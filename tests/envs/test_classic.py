@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.classic.cartpole_swingup import CartPoleParams, CartPoleSwingUp, energy
+from simlab import envs
+from simlab.envs.classic.cartpole_swingup import CartPoleParams, CartPoleSwingUp, energy
 
 
 def test_pendulum_matches_gymnasium_step_for_step():

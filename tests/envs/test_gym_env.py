@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from envs.boundary import NonFiniteStateError
+from simlab import envs
+from simlab.envs.boundary import NonFiniteStateError
 
 
 # Locomotion envs pass check_env in tests/envs/locomotion/test_locomotion.py. Each physics env's adapter
@@ -76,7 +76,7 @@ def test_bad_seeds_raise(cartpole, seed, error):
 
 
 def test_other_boundary_errors():
-    from envs.gym_env import SimlabGymEnv
+    from simlab.envs.gym_env import SimlabGymEnv
     with pytest.raises(ValueError, match="render_mode"):
         SimlabGymEnv("pendulum", render_mode="human")
     env = gymnasium.make("simlab/Pendulum-v0", disable_env_checker=True).unwrapped
@@ -101,6 +101,6 @@ def test_debug_mode_names_the_failing_operation():
     env = gymnasium.make("simlab/CartPoleSwingUp-v0", pole_length=0.0, debug=True,
                          disable_env_checker=True).unwrapped
     env.reset(seed=0)
-    from engine.debug import NonFiniteError
+    from simlab.engine.debug import NonFiniteError
     with pytest.raises(NonFiniteError, match=r"division by zero at .*cartpole_swingup.py:\d+ \(accelerations\)"):
         env.step(np.zeros(1, np.float32))

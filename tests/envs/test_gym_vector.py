@@ -5,7 +5,7 @@ import pytest
 from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers.vector import NormalizeObservation, RecordEpisodeStatistics
 
-import envs
+from simlab import envs
 
 ID = "simlab/CartPoleSwingUp-v0"
 
@@ -157,7 +157,7 @@ def test_bad_actions(actions, error, message):
 
 
 def test_bad_constructor_arguments():
-    from envs.gym_vector import SimlabVectorEnv
+    from simlab.envs.gym_vector import SimlabVectorEnv
     with pytest.raises(ValueError, match="autoreset_mode must be one of"):
         SimlabVectorEnv("pendulum", 4, autoreset_mode="sometimes")
     with pytest.raises(ValueError, match="num_envs"):

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-import envs
+from simlab import envs
 
 
 @pytest.mark.parametrize("name, kwargs, error, words", [

@@ -4,12 +4,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from engine.env import Env, initial_state
-from engine.specs import BoxSpec
-from engine.wrappers import TimeLimit
-from envs.patch_transforms import (OccludePatches, PatchObservation, ShufflePatches, image_to_patches,
-                                   patches_to_image, with_patch_transforms)
+from simlab import envs
+from simlab.engine.env import Env, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.engine.wrappers import TimeLimit
+from simlab.envs.patch_transforms import (OccludePatches, PatchObservation, ShufflePatches, image_to_patches,
+                                          patches_to_image, with_patch_transforms)
 
 
 class Counter(Env):

@@ -4,9 +4,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from engine.wrappers import VmapWrapper
-from envs.classic.pong import BALL_INTENSITY, PADDLE_INTENSITY, Pong, PongParams, tracking_action
+from simlab import envs
+from simlab.engine.wrappers import VmapWrapper
+from simlab.envs.classic.pong import BALL_INTENSITY, PADDLE_INTENSITY, Pong, PongParams, tracking_action
 
 
 def _with(env, ball, paddles):

@@ -2,8 +2,8 @@
 import gymnasium
 import pytest
 
-import engine
-import envs
+from simlab import engine
+from simlab import envs
 
 
 def test_names_and_make():
@@ -28,7 +28,7 @@ def test_unknown_name_lists_close_matches():
 
 
 def test_register_validates(monkeypatch):
-    from envs import registry
+    from simlab.envs import registry
 
     # a private copy of the registry, so the bad entry below does not leak into later tests (`simlab envs`)
     monkeypatch.setattr(registry, "_REGISTRY", dict(registry._REGISTRY))
@@ -50,4 +50,4 @@ def test_every_env_is_registered_with_gymnasium():
             continue
         gym_id = envs.entry(name).gym_id
         assert gym_id in gymnasium.registry
-        assert gymnasium.registry[gym_id].vector_entry_point == "envs.gym_vector:SimlabVectorEnv"
+        assert gymnasium.registry[gym_id].vector_entry_point == "simlab.envs.gym_vector:SimlabVectorEnv"

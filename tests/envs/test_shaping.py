@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from envs.shaping import ActionRatePenalty, strip_reward_shaping
+from simlab import envs
+from simlab.envs.shaping import ActionRatePenalty, strip_reward_shaping
 
 
 def _rollout(env, actions, key):

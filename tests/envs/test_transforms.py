@@ -4,11 +4,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from engine.wrappers import TimeLimit, VmapWrapper, wrap_for_training
-from envs.classic.cartpole_swingup import CartPoleSwingUp
-from envs.transforms import (NoiseChannels, ShuffleObservation, inverse_permutation, unshuffled_observation,
-                             with_observation_transforms)
+from simlab import envs
+from simlab.engine.wrappers import TimeLimit, VmapWrapper, wrap_for_training
+from simlab.envs.classic.cartpole_swingup import CartPoleSwingUp
+from simlab.envs.transforms import (NoiseChannels, ShuffleObservation, inverse_permutation, unshuffled_observation,
+                                    with_observation_transforms)
 
 NUM_ENVS = 64
 

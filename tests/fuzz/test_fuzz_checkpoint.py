@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from agents import checkpoint
+from simlab.agents import checkpoint
 from fuzz_settings import bounded, deep
 
 STEPS = (10, 20, 30)

@@ -15,7 +15,8 @@ import os
 import pytest
 from hypothesis import given, strategies as st
 
-from agents import cli
+import bench
+from simlab import cli
 from fuzz_settings import bounded, deep
 
 ENVS = ["cartpole_swingup", "pendulum", "pendulum_balance", "ant", "pong", "rendezvous", "no_such_env", "Pendulum"]
@@ -81,7 +82,7 @@ def forwarded_argv(draw):
     """Benchmarks and applications: `--help` somewhere, an unknown option, or a value their parser refuses."""
     kind = draw(st.sampled_from(["bench_help", "bench_unknown", "app_error", "app_help"]))
     if kind.startswith("bench"):
-        name = draw(st.sampled_from(sorted(cli.BENCHMARKS)))
+        name = draw(st.sampled_from(sorted(bench.BENCHMARKS)))
         return ["bench", name, "--help" if kind == "bench_help" else "--no-such-option"]
     argv = list(draw(st.sampled_from(APP_ERRORS)))
     if kind == "app_help":
@@ -110,12 +111,12 @@ class TrainingReached(AssertionError):
 
 @pytest.fixture
 def no_training(monkeypatch, tmp_path):
-    import agents.train
+    from simlab.agents import train as train_module
 
     def refuse(*args, **kwargs):
         raise TrainingReached("training started although the argument vector holds an invalid value")
 
-    monkeypatch.setattr(agents.train, "train", refuse)
+    monkeypatch.setattr(train_module, "train", refuse)
     (tmp_path / "a_file").write_text("not a directory")
     (tmp_path / "a").mkdir()
     return str(tmp_path)

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-import envs  # noqa: F401  (registers the gymnasium ids)
-from envs.gym_env import SimlabGymEnv
-from envs.gym_vector import SimlabVectorEnv
+from simlab import envs  # noqa: F401  (registers the gymnasium ids)
+from simlab.envs.gym_env import SimlabGymEnv
+from simlab.envs.gym_vector import SimlabVectorEnv
 from fuzz_settings import bounded, deep, jax_internal
 
 ENV = "cartpole_swingup"  # action shape (1,), bounds [-1, 1]

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from hypothesis import event, given, strategies as st
 
-from engine import physics
+from simlab.engine import physics
 from fuzz_settings import bounded, deep, jax_internal
 
 BASE = """

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import special, stats
 
-from recsim import affinities, choice
+from simlab.recsim import affinities, choice
 
 N = 40000
 

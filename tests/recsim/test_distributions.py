@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from recsim import distributions as rd
+from simlab.recsim import distributions as rd
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 X = np.array([-1.3, 0.0, 0.4, 2.2], np.float32)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
-from recsim.apps import ecosystem as eco
-from recsim.core import Runtime
+from simlab.recsim.apps import ecosystem as eco
+from simlab.recsim.core import Runtime
 
 MEANS = np.array([[0.0, 0.0], [3.0, 1.0], [-2.0, 4.0]], np.float32)
 U, D, K, STEPS = 6, 9, 2, 3
@@ -71,7 +71,7 @@ def test_log_prob_equals_hand_computed_terms(small):
 
 
 def test_provider_aware_boost_signs():
-    from recsim.entities import ProviderAwareRecommender
+    from simlab.recsim.entities import ProviderAwareRecommender
     rec = ProviderAwareRecommender(jnp.float32(1.2), num_providers=2, slate_size=1)
     docs = {"features": jnp.zeros((2, 2)), "provider_id": jnp.array([0, 1])}
     scores = rec.scores({"provider_pulls": jnp.array([10.0, 0.0])}, {"interests": jnp.zeros((1, 2))}, docs)

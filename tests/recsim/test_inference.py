@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from learning_cases import CASES
-from recsim.apps import latent
-from recsim.inference import hmc_posterior
+from simlab.recsim.apps import latent
+from simlab.recsim.inference import hmc_posterior
 
 
 def test_mle_recovers_choice_sensitivity_within_10_percent():

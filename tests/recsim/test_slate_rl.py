@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from learning_cases import CASES
-from recsim.apps import slate_rl
+from simlab.recsim.apps import slate_rl
 
 
 def test_myopic_is_best_for_one_step():

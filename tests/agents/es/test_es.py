@@ -4,13 +4,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from agents.es.bc import BCConfig, make_behaviour_cloning
-from agents.es.rollout import make_episode_returns, make_population_fitness
-from agents.es.strategies import ESConfig, make_es
-from agents.evaluation import make_evaluator
-from agents.sensory.network import make_mlp_policy, make_sensory_policy
-from envs.transforms import with_observation_transforms
+from simlab import envs
+from simlab.agents.bc import BCConfig, make_behaviour_cloning
+from simlab.agents.es.rollout import make_episode_returns, make_population_fitness
+from simlab.agents.es.strategies import ESConfig, make_es
+from simlab.agents.evaluation import make_evaluator
+from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
+from simlab.envs.transforms import with_observation_transforms
 from learning_cases import CASES, es_quadratic as quadratic
 
 

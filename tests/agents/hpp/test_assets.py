@@ -3,9 +3,9 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from agents.hpp import assets, prediction
-from agents.hpp.controller import load_controller
-from agents.hpp.training import PREDICTION, load_predictor
+from simlab.agents.hpp import assets, prediction
+from simlab.agents.hpp.controller import load_controller
+from simlab.agents.hpp.training import PREDICTION, load_predictor
 
 
 def test_shipped_controller_and_predictor_load():

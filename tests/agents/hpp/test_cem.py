@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine
-from agents.hpp import cem_plan, init_belief
+from simlab import engine
+from simlab.agents.hpp import cem_plan, init_belief
 
 
 def test_cem_finds_the_minimum_of_a_quadratic():

@@ -3,9 +3,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents.hpp import planner
-from envs.navigation import world
-from envs.navigation.rendezvous import Rendezvous
+from simlab.agents.hpp import planner
+from simlab.envs.navigation import world
+from simlab.envs.navigation.rendezvous import Rendezvous
 
 
 def test_decode_observation_recovers_poses():

@@ -2,8 +2,8 @@
 import jax
 import numpy as np
 
-from agents.hpp import prediction
-from envs.navigation.goal_navigation import GoalNavigation
+from simlab.agents.hpp import prediction
+from simlab.envs.navigation.goal_navigation import GoalNavigation
 from learning_cases import CASES
 
 

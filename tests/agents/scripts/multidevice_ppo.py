@@ -8,9 +8,9 @@ import sys
 import jax
 import numpy as np
 
-from agents.registry import make_agent
-from agents.train import TrainOptions, train
-from engine import sharding
+from simlab.agents.registry import make_agent
+from simlab.agents.train import TrainOptions, train
+from simlab.engine import sharding
 
 overrides = {"num_envs": 16, "rollout_length": 16, "epochs": 2, "num_minibatches": 4, "eval_episodes": 4}
 results = {}

@@ -10,7 +10,7 @@ import time
 
 port, process_id, heartbeat_timeout_s = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 
-import engine  # noqa: E402  (initialize before any computation)
+from simlab import engine  # noqa: E402  (initialize before any computation)
 
 engine.sharding.initialize_multihost(f"127.0.0.1:{port}", num_processes=2, process_id=process_id,
                                      heartbeat_timeout_s=heartbeat_timeout_s)
@@ -18,7 +18,7 @@ engine.sharding.initialize_multihost(f"127.0.0.1:{port}", num_processes=2, proce
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-import envs  # noqa: E402
+from simlab import envs  # noqa: E402
 
 NUM_ENVS, NUM_STEPS = 8, 10
 env = envs.make("cartpole_swingup", num_envs=NUM_ENVS, episode_length=12)

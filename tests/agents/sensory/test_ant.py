@@ -8,12 +8,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.evaluation import episode_length_of
-from agents.sensory import cli
-from agents.sensory.tasks import CONDITIONS, condition_env, load_params, params_path, task_of
-from engine.env import Env, initial_state
-from engine.specs import BoxSpec
-from envs.transforms import ShuffleObservation
+from simlab.agents.evaluation import episode_length_of
+from simlab.agents.sensory import cli
+from simlab.agents.sensory.tasks import CONDITIONS, condition_env, load_params, params_path, task_of
+from simlab.engine.env import Env, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.envs.transforms import ShuffleObservation
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +125,7 @@ def test_teacher_with_other_env_options_is_refused(tmp_path):
 def test_simlab_train_passes_env_options():
     import argparse
 
-    from agents.cli_train import _env_kwargs, add_train_parser
+    from simlab.agents.cli_train import _env_kwargs, add_train_parser
 
     parser = argparse.ArgumentParser()
     add_train_parser(parser.add_subparsers())

@@ -5,8 +5,8 @@ import jax
 import numpy as np
 import pytest
 
-from agents.sensory import cli
-from agents.sensory.tasks import AGENT_NAMES, CONDITIONS, load_params, params_path, save_params, task_of
+from simlab.agents.sensory import cli
+from simlab.agents.sensory.tasks import AGENT_NAMES, CONDITIONS, load_params, params_path, save_params, task_of
 
 
 def test_eval_json_has_every_agent_and_condition(capsys):

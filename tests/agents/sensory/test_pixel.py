@@ -4,9 +4,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.sensory.pixel import PixelConfig, grid_query_table, make_pixel_apply, make_pixel_policy, make_pixel_probe
-from agents.sensory.pixel_train import random_masks
-from agents.sensory.pong import CONDITIONS, NUM_PATCHES, num_shown_of, pong_params_path, pong_patch_env
+from simlab.agents.sensory.pixel import (PixelConfig, grid_query_table, make_pixel_apply, make_pixel_policy,
+                                         make_pixel_probe)
+from simlab.agents.sensory.pixel_train import random_masks
+from simlab.agents.sensory.pong import CONDITIONS, NUM_PATCHES, num_shown_of, pong_params_path, pong_patch_env
 
 CONFIG = PixelConfig(patch_size=4, num_frames=2, query_grid=(2, 3), message_size=8, head_hidden=(8,))
 
@@ -69,8 +70,8 @@ def test_pong_conditions_and_the_shipped_agent():
     state = env.reset(jax.random.key(0))
     assert state.obs.shape == (19, 32) and env.observation_spec.shape == (19, 32)
     assert pong_patch_env("unshuffled").observation_spec.shape == (NUM_PATCHES, 32)
-    from agents.sensory.pong import PONG_CONFIG
-    from agents.sensory.tasks import load_params
+    from simlab.agents.sensory.pong import PONG_CONFIG
+    from simlab.agents.sensory.tasks import load_params
 
     shipped, meta = load_params(pong_params_path())
     assert meta["command"].startswith("simlab sensory train pong")
@@ -79,8 +80,8 @@ def test_pong_conditions_and_the_shipped_agent():
 
 
 def test_cli_parses_the_pong_commands_and_refuses_bad_ones():
-    from agents.sensory import pong_cli
-    from agents.sensory.cli import build_parser, main
+    from simlab.agents.sensory import pong_cli
+    from simlab.agents.sensory.cli import build_parser, main
 
     args = build_parser().parse_args(["eval", "pong", "--episodes", "3", "--fractions", "0.2", "0.9"])
     assert args.task == "pong" and args.fractions == [0.2, 0.9] and args.func.__name__ == "_eval"

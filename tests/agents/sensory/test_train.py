@@ -4,10 +4,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents.es.bc import BCConfig
-from agents.es.rollout import make_episode_returns
-from agents.sensory.tasks import condition_env, task_of
-from agents.sensory.train import VALIDATION_SEED, clone_agent
+from simlab.agents.bc import BCConfig
+from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.sensory.tasks import condition_env, task_of
+from simlab.agents.sensory.train import VALIDATION_SEED, clone_agent
 
 
 def test_select_every_returns_the_best_validated_parameters():

@@ -16,8 +16,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from engine import physics
-from engine.physics import collision, kinematics, mj_collision
+from simlab.engine import physics
+from simlab.engine.physics import collision, kinematics, mj_collision
 from test_mujoco_mode import _agreement, _multistep_errors, _trajectory, assert_no_control_flow
 
 STACK_XML = """

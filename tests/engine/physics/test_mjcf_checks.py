@@ -6,8 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine import physics
-from engine.physics import contacts, mjcf_checks
+from simlab.engine import physics
+from simlab.engine.physics import contacts, mjcf_checks
 
 
 def _model(ball="", hinge="", motor='gear="50"', option='timestep="0.005"', ball_pos="0 0 0.5"):

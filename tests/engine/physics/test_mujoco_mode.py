@@ -15,9 +15,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from engine import physics
-from engine.physics import forward as mj_forward
-from envs.locomotion.base import asset_path
+from simlab.engine import physics
+from simlab.engine.physics import forward as mj_forward
+from simlab.envs.locomotion.base import asset_path
 
 BOX_XML = """
 <mujoco>

@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine import physics
+from simlab.engine import physics
 from physics_models import brax_asset, gym_asset
 
 FORBIDDEN = {"cond", "while", "switch"}

@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from engine import physics
+from simlab.engine import physics
 from physics_models import (DOUBLE_PENDULUM, LIMITED_ARM, SIMPLE_PENDULUM, free_body)
 
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from engine import physics
+from simlab.engine import physics
 from physics_models import DOUBLE_PENDULUM, free_body
 
 

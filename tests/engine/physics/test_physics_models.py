@@ -7,7 +7,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from engine import physics
+from simlab.engine import physics
 from physics_models import BRAX_MODELS, brax_asset, gym_asset, free_body
 
 

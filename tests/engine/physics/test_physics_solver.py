@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from physics_models import brax_asset
 
-from engine import physics
-from engine.physics import integrator, pipeline
-from engine.physics import model as M
+from simlab.engine import physics
+from simlab.engine.physics import integrator, pipeline
+from simlab.engine.physics import model as M
 
 TWO_BOXES = """
 <mujoco>

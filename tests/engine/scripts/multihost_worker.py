@@ -9,7 +9,7 @@ import sys
 
 port, process_id = int(sys.argv[1]), int(sys.argv[2])
 
-import engine  # noqa: E402  (initialize before any computation)
+from simlab import engine  # noqa: E402  (initialize before any computation)
 
 engine.sharding.initialize_multihost(f"127.0.0.1:{port}", num_processes=2, process_id=process_id)
 
@@ -17,7 +17,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-import envs  # noqa: E402
+from simlab import envs  # noqa: E402
 
 NUM_ENVS, NUM_STEPS = 16, 30
 env = envs.make("cartpole_swingup", num_envs=NUM_ENVS, episode_length=12)

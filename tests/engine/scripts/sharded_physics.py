@@ -14,10 +14,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from engine import physics
-from engine.batching import chunked_vmap, lapack_serial_batch, sharded_vmap
-from engine.physics.pipeline import uses_dense_solve
-from engine.sharding import make_mesh
+from simlab.engine import physics
+from simlab.engine.batching import chunked_vmap, lapack_serial_batch, sharded_vmap
+from simlab.engine.physics.pipeline import uses_dense_solve
+from simlab.engine.sharding import make_mesh
 
 TWO_SPHERES = """
 <mujoco>

@@ -9,8 +9,8 @@ import sys
 import jax
 import numpy as np
 
-import engine
-import envs
+from simlab import engine
+from simlab import envs
 
 NUM_ENVS, NUM_STEPS = 64, 40
 

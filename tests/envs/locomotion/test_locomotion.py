@@ -13,10 +13,10 @@ import pytest
 from gymnasium.envs.mujoco.humanoid_v5 import mass_center
 from gymnasium.utils.env_checker import check_env
 
-import envs
-from engine import physics
-from envs.locomotion.base import asset_path
-from envs.locomotion.com_frame import BodyFrames
+from simlab import envs
+from simlab.engine import physics
+from simlab.envs.locomotion.base import asset_path
+from simlab.envs.locomotion.com_frame import BodyFrames
 
 NAMES = ["ant", "halfcheetah", "humanoid", "hopper", "walker2d", "reacher"]
 # Each compiled program (a 64-env rollout, the unbatched step, a gymnasium adapter) costs 15-60 s per model on

@@ -4,7 +4,7 @@
 """
 import pytest
 
-from envs import mjrender
+from simlab.envs import mjrender
 
 
 @pytest.fixture(scope="session")

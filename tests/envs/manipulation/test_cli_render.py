@@ -5,8 +5,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from agents.cli import main
-from agents.cli_render import write_frames
+from simlab.cli import main
+from simlab.agents.cli_render import write_frames
 
 
 def test_render_png_of_the_initial_state(tmp_path, capsys, backend):

@@ -6,12 +6,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from engine import physics
-from engine.env import Env, initial_state
-from engine.specs import BoxSpec
-from engine.wrappers import wrap_for_training
-from envs.randomization import DomainRandomization
+from simlab import envs
+from simlab.engine import physics
+from simlab.engine.env import Env, initial_state
+from simlab.engine.specs import BoxSpec
+from simlab.engine.wrappers import wrap_for_training
+from simlab.envs.randomization import DomainRandomization
 
 # A box that slides on the floor (free joint) and, far from it, a motor-driven hinge
 # rotating about the vertical axis (gravity exerts no torque on it).

@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-from engine import branchfree
-from envs.manipulation.fetch import rotate_into_frame
+from simlab import envs
+from simlab.engine import branchfree
+from simlab.envs.manipulation.fetch import rotate_into_frame
 
 NAMES = ("grasp", "fetch", "ur5e")
 SPECS = {"grasp": (27, 4), "fetch": (41, 12), "ur5e": (21, 6)}

@@ -5,8 +5,8 @@ import jax
 import numpy as np
 import pytest
 
-import envs
-from envs import mjrender
+from simlab import envs
+from simlab.envs import mjrender
 
 
 def _pixels_near(frame, rgb, tol=60):

@@ -4,10 +4,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import engine
-import envs
-from envs.navigation import world
-from envs.navigation.parallel import ParallelRendezvous
+from simlab import engine
+from simlab import envs
+from simlab.envs.navigation import world
+from simlab.envs.navigation.parallel import ParallelRendezvous
 
 ONE_BOX = world.Layout(jnp.array([[2.0, 1.0]]), jnp.array([[0.5, 0.25]]), jnp.array([np.pi / 4]))
 ONE_BOX_CONFIG = world.WorldConfig(arena=10.0, num_obstacles=1, max_range=8.0)

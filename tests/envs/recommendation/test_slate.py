@@ -5,10 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-import envs
-import envs.recommendation  # noqa: F401  (registers slate_recommendation)
-from envs.recommendation import SlateRecommendation
-from recsim.apps import slate_rl
+from simlab import envs
+import simlab.envs.recommendation  # noqa: F401  (registers slate_recommendation)
+from simlab.envs.recommendation import SlateRecommendation
+from simlab.recsim.apps import slate_rl
 
 
 @pytest.fixture(scope="module")

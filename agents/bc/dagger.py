@@ -22,14 +22,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents.config_validation import NONNEGATIVE, POSITIVE, validate_config
-from agents.es.rollout import check_policy_fits
-from agents.evaluation import episode_length_of
-from agents.sensory.network import RecurrentPolicy
-from engine.env import Env
-from engine.struct import pytree_dataclass
-from engine.wrappers import VmapWrapper
-from envs.transforms import unshuffled_observation
+from simlab.agents.config_validation import NONNEGATIVE, POSITIVE, validate_config
+from simlab.agents.evaluation import episode_length_of
+from simlab.agents.policy import RecurrentPolicy, check_policy_fits
+from simlab.engine.env import Env
+from simlab.engine.struct import pytree_dataclass
+from simlab.engine.wrappers import VmapWrapper
+from simlab.envs.transforms import unshuffled_observation
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""The policy type shared by the population learners (ES), behaviour cloning and the sensory-neuron agents.
+
+A `RecurrentPolicy` is a set of pure, unbatched functions over a carried state; a feed-forward policy
+is one whose carry is empty. `check_policy_fits` is the boundary check every learner runs before
+tracing: the policy must read the environment's observation and emit its action shape.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import jax
+import numpy as np
+
+from simlab.engine.env import Env
+
+
+@dataclasses.dataclass(frozen=True)
+class RecurrentPolicy:
+    """A policy with carried state, as pure functions (unbatched over environments).
+
+    init(key, num_inputs) -> params
+    initial_carry(num_inputs) -> carry          (a fresh episode)
+    step(params, carry, obs [N]) -> (carry, action [A])
+    num_params(params) -> int
+    fixed_num_inputs: None if any N is accepted, else the one accepted N.
+    observe_action(carry, action [A]) -> carry: records the action that was actually
+        executed (e.g. a teacher's during behaviour cloning) as the policy's previous
+        action; None for policies that do not read their previous action.
+    """
+
+    name: str
+    action_size: int
+    fixed_num_inputs: int | None
+    init: Callable[[jax.Array, int], Any]
+    initial_carry: Callable[[int], Any]
+    step: Callable[[Any, Any, jax.Array], tuple[Any, jax.Array]]
+    observe_action: Callable[[Any, jax.Array], Any] | None = None
+
+    @staticmethod
+    def num_params(params) -> int:
+        return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
+
+
+def check_policy_fits(env: Env, policy: RecurrentPolicy) -> None:
+    """Raises `ValueError` if `policy` cannot read `env`'s observations or emit its actions."""
+    obs_size = env.observation_size
+    if policy.fixed_num_inputs is not None and obs_size < policy.fixed_num_inputs:
+        raise ValueError(f"policy {policy.name!r} reads {policy.fixed_num_inputs} inputs but the environment "
+                         f"observes {obs_size}; build the policy for this environment")
+    if env.action_spec.shape != (policy.action_size,):
+        raise ValueError(f"policy {policy.name!r} emits {policy.action_size} actions, the environment wants "
+                         f"shape {env.action_spec.shape}")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simlab.engine import io
+
 FORMATS = (".png", ".gif", ".mp4")
 
 
@@ -43,40 +45,53 @@ def _check_args(args) -> Path:
     return out
 
 
-def _policy(args, env):
-    """`act(obs, rng) -> action` on the host: random uniform, or a trained run's policy."""
+def policy_actor(env_name: str, env, checkpoint: str | None, seed: int):
+    """`act(obs, rng) -> action` on the host: random uniform (`checkpoint` None), or the deterministic policy
+    of the run in directory `checkpoint` (which must have been trained on `env_name`)."""
     spec = env.action_spec
-    if args.checkpoint is None:
+    if checkpoint is None:
         low, high = np.asarray(spec.low), np.asarray(spec.high)
         return lambda obs, rng: rng.uniform(low, high).astype(spec.dtype)
-    config_path = Path(args.checkpoint) / "config.json"
+    config_path = Path(checkpoint) / "config.json"
     if config_path.exists():
         trained_on = json.loads(config_path.read_text()).get("env")
-        if trained_on != args.env:
-            raise ValueError(f"--checkpoint {args.checkpoint} was trained on {trained_on!r}, not {args.env!r}")
+        if trained_on != env_name:
+            raise ValueError(f"--checkpoint {checkpoint} was trained on {trained_on!r}, not {env_name!r}")
     from simlab.agents.loading import load_policy
 
-    policy = load_policy(args.checkpoint, deterministic=True, seed=args.seed)
+    policy = load_policy(checkpoint, deterministic=True, seed=seed)
     return lambda obs, rng: np.asarray(policy(obs), spec.dtype)
 
 
 def write_frames(frames: list[np.ndarray], out: Path, fps: float) -> None:
-    """Writes one PNG (last frame), or a looping GIF / an H.264 MP4 of all frames."""
+    """Writes one PNG (last frame), or a looping GIF / an H.264 MP4 of all frames, atomically."""
     import imageio.v3 as iio
 
-    out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
-    if suffix == ".png":
-        iio.imwrite(out, frames[-1])
-    elif suffix == ".gif":
-        iio.imwrite(out, np.stack(frames), duration=1000.0 / fps, loop=0)
-    else:
-        try:
-            import imageio_ffmpeg  # noqa: F401
-        except ImportError:
-            raise RuntimeError("writing .mp4 needs imageio-ffmpeg: `pip install imageio-ffmpeg` "
-                               "(or write a .gif)") from None
-        iio.imwrite(out, np.stack(frames), fps=fps, codec="libx264", plugin="FFMPEG")
+    with io.atomic_path(out, ".tmp" + suffix) as tmp:
+        if suffix == ".png":
+            iio.imwrite(tmp, frames[-1])
+        elif suffix == ".gif":
+            iio.imwrite(tmp, np.stack(frames), duration=1000.0 / fps, loop=0)
+        else:
+            try:
+                import imageio_ffmpeg  # noqa: F401
+            except ImportError:
+                raise RuntimeError("writing .mp4 needs imageio-ffmpeg: `pip install imageio-ffmpeg` "
+                                   "(or write a .gif)") from None
+            iio.imwrite(tmp, np.stack(frames), fps=fps, codec="libx264", plugin="FFMPEG")
+
+
+def render_to_file(env_name: str, out: Path, *, checkpoint: str | None = None, steps: int = 200, seed: int = 0,
+                   width: int = 320, height: int = 240) -> int:
+    """Renders a `steps`-step rollout of `env_name` (random actions, or the run in `checkpoint`) to `out`
+    (.png: the last frame; .gif / .mp4: every frame at the control rate). Returns the frames written."""
+    from simlab import envs
+
+    env = envs.make(env_name)
+    frames, fps = render_rollout(env_name, steps, seed, width, height, policy_actor(env_name, env, checkpoint, seed))
+    write_frames(frames, out, fps)
+    return len(frames) if out.suffix.lower() != ".png" else 1
 
 
 def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int, act) -> tuple[list, float]:
@@ -108,18 +123,16 @@ def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int
 def cmd_render(args) -> int:
     try:
         out = _check_args(args)
-        from simlab import envs
         from simlab.envs.boundary import check_seed
 
         check_seed(args.seed)
-        env = envs.make(args.env)
         steps = args.steps if args.steps is not None else 200
-        frames, fps = render_rollout(args.env, steps, args.seed, args.width, args.height, _policy(args, env))
-        write_frames(frames, out, fps)
+        written = render_to_file(args.env, out, checkpoint=args.checkpoint, steps=steps, seed=args.seed,
+                                 width=args.width, height=args.height)
     except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as err:
         print(f"simlab render: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {out} ({len(frames) if out.suffix.lower() != '.png' else 1} frame(s), {args.width}x{args.height})")
+    print(f"wrote {out} ({written} frame(s), {args.width}x{args.height})")
     return 0
 
 

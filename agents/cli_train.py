@@ -11,15 +11,13 @@ from typing import Any
 
 import jax
 
-
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from simlab.agents import cli_render, registry
+from simlab.agents.config_validation import parse_assignments, parse_json_assignments
 
 
 def _overrides(args) -> dict[str, Any]:
+    """The config overrides: the `--config` JSON file, then each `--set KEY=VALUE` converted by the type of the
+    agent's config field KEY (`config_validation.parse_assignments`), then `--num-envs`."""
     values: dict[str, Any] = {}
     if args.config:
         path = Path(args.config)
@@ -29,11 +27,7 @@ def _overrides(args) -> dict[str, Any]:
             values.update(json.loads(path.read_text()))
         except json.JSONDecodeError as err:
             raise ValueError(f"--config {path} is not valid JSON: {err}") from None
-    for item in args.set or []:
-        if "=" not in item:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        key, value = item.split("=", 1)
-        values[key] = _parse_value(value)
+    values.update(parse_assignments(registry.config_class(args.agent), args.set or []))
     if args.num_envs is not None:
         values["num_envs"] = args.num_envs
     if "hidden" in values:
@@ -43,13 +37,7 @@ def _overrides(args) -> dict[str, Any]:
 
 def _env_kwargs(args) -> dict[str, Any]:
     """`--env-set KEY=VALUE` items as keyword arguments of `envs.make` (JSON values, bare words stay strings)."""
-    values: dict[str, Any] = {}
-    for item in args.env_set or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--env-set expects KEY=VALUE, got {item!r}")
-        values[key] = _parse_value(value)
-    return values
+    return parse_json_assignments(args.env_set or [])
 
 
 def _count(text: str) -> int:
@@ -93,6 +81,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--devices", type=int, default=1,
                    help="shard the env batch over this many local devices (on a CPU host: one CPU device per core, e.g. 2)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-gif", action="store_true",
+                   help=f"skip OUT/{GIF_NAME}, the {GIF_STEPS}-step rollout of the trained policy rendered at the end "
+                        "(environments with rendering only; `simlab render ENV --checkpoint OUT` does it later)")
     p.set_defaults(func=cmd_train)
 
 
@@ -178,6 +169,25 @@ def _resume_command(args, out: str, steps: int) -> str:
     return shlex.join(argv)
 
 
+GIF_NAME, GIF_STEPS = "policy.gif", 200
+
+
+def _write_gif(env_name: str, out_dir: Path, seed: int) -> str:
+    """Renders the run's deterministic policy to `out_dir/policy.gif`; returns what to print. A missing OpenGL
+    backend is reported (with the fix) rather than failing the finished training."""
+    from simlab import envs
+
+    if not envs.make(env_name).supports_rendering:
+        return ""
+    try:
+        cli_render.render_to_file(env_name, out_dir / GIF_NAME, checkpoint=str(out_dir), steps=GIF_STEPS, seed=seed)
+    except (RuntimeError, OSError, ImportError) as err:
+        print(f"simlab train: no {GIF_NAME}: {err}. Install an OpenGL backend (e.g. `apt-get install libosmesa6`) and "
+              f"run `simlab render {env_name} --checkpoint {out_dir} --out {out_dir / GIF_NAME}`", file=sys.stderr)
+        return ""
+    return f", {GIF_NAME}"
+
+
 def cmd_train(args) -> int:
     """`simlab train`: exit 0 on success (or when a resumed run is already complete), 2 for bad options or an
     unusable run directory/checkpoint, 1 when training fails (diverged, disk full), 130 on Ctrl-C."""
@@ -245,7 +255,8 @@ def cmd_train(args) -> int:
     last = result.history[-1]
     print(f"{args.agent} on {args.env}: eval return {last['eval_return']:.1f} ± {last['eval_return_std']:.1f} "
           f"after {last['env_steps']:,} steps in {last['wall_time_s']:.1f} s")
-    print(f"wrote {result.out_dir}/metrics.csv, learning_curve.png, checkpoints/ and tensorboard/")
+    gif = "" if args.no_gif else _write_gif(args.env, Path(result.out_dir), args.seed)
+    print(f"wrote {result.out_dir}/metrics.csv, learning_curve.png{gif}, checkpoints/ and tensorboard/")
     return 0
 
 

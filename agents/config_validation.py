@@ -11,6 +11,7 @@ its range. Messages name the field, the value and the valid range:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import numbers
 from typing import Any, Iterable
@@ -151,3 +152,77 @@ def validate_config(config: Any, ranges: dict[str, Interval] | None = None,
                                  choices.get(field.name))
         if normalized is not value:
             object.__setattr__(config, field.name, normalized)
+
+
+_TRUE, _FALSE, _NONE = ("true", "yes", "on", "1"), ("false", "no", "off", "0"), ("none", "null")
+
+
+def parse_text(cls: str, name: str, text: str, annotation: Any) -> Any:
+    """The value of field `name` (annotated `annotation`) written as command-line text, converted by the
+    field's type: `int` "1000", "1e6" or "1_000_000"; `float` "3e-4"; `bool` true/false/yes/no/on/off/1/0;
+    `str` as written; `tuple[int, ...]` "64,64" or "[64, 64]"; "none"/"null" for an optional field.
+    Fields of other types take JSON. Raises ValueError naming the field and what it takes; the value's
+    range is checked later by the config itself (`validate_config`)."""
+    kind, optional = _base_kind(annotation)
+    stripped = text.strip()
+    if optional and stripped.lower() in _NONE:
+        return None
+    want = {"int": "an integer, e.g. 64 or 1e6", "float": "a number, e.g. 3e-4", "str": "a string",
+            "bool": "true or false", "int_tuple": "comma-separated positive integers, e.g. 64,64",
+            "other": "a JSON value"}[kind]
+    error = ValueError(f"{cls}.{name} = {text!r} is not valid: must be {want}")
+    try:
+        if kind == "int":
+            value = float(stripped.replace("_", "")) if any(c in stripped.lower() for c in ".e") else \
+                int(stripped.replace("_", ""))
+            if isinstance(value, float) and not value.is_integer():
+                raise error
+            return int(value)
+        if kind == "float":
+            return float(stripped)
+        if kind == "str":
+            return text
+        if kind == "bool":
+            if stripped.lower() in _TRUE + _FALSE:
+                return stripped.lower() in _TRUE
+            raise error
+        if kind == "int_tuple":
+            inner = stripped.strip("[]()")
+            return tuple(int(part) for part in inner.split(",") if part.strip()) if inner else ()
+        return json.loads(stripped)
+    except (ValueError, OverflowError):
+        raise error from None
+
+
+def parse_assignments(config_cls: type, items: Iterable[str]) -> dict[str, Any]:
+    """`["learning_rate=3e-4", "hidden=64,64"]` -> `{"learning_rate": 3e-4, "hidden": (64, 64)}`, each value
+    converted by the type of the field of `config_cls` (a config dataclass) it names (`parse_text`).
+    Raises ValueError for an item without "=", an unknown field (listing the valid ones) or a value
+    that is not of the field's type."""
+    fields = {f.name: f for f in dataclasses.fields(config_cls)}
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        if key not in fields:
+            raise ValueError(f"unknown {config_cls.__name__} field {key!r}; valid fields: {sorted(fields)}")
+        values[key] = parse_text(config_cls.__name__, key, text, fields[key].type)
+    return values
+
+
+def parse_json_assignments(items: Iterable[str], flag: str = "--env-set") -> dict[str, Any]:
+    """`["forward_reward_weight=2", "solver=mujoco"]` -> keyword arguments with JSON values (bare words stay
+    strings), for options without a config dataclass (an environment's constructor arguments, which
+    `envs.make` checks by name, type and range). Raises ValueError for an item without "="."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{flag} expects KEY=VALUE, got {item!r}")
+        try:
+            values[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            values[key.strip()] = text
+    return values

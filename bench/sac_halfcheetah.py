@@ -3,7 +3,7 @@
     python -m bench.sac_halfcheetah                 (also: simlab bench sac_halfcheetah)
     python -m bench.sac_halfcheetah --minutes 5 --set grad_updates_per_step=2
 
-Trains `agents.registry.BENCH_CONFIGS["sac_halfcheetah"]` (SAC with twin Q networks, automatic
+Trains `bench.configs.BENCH_CONFIGS["sac_halfcheetah"]` (SAC with twin Q networks, automatic
 temperature and an on-device replay buffer) on `halfcheetah` (gymnasium v5 semantics on our engine),
 evaluating the deterministic policy every `--eval-every-steps`; the clock includes building the agent
 and XLA compilation. Writes OUT/sac_halfcheetah.json and .png (return against minutes) and
@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 from bench import harness, output
+from bench.configs import BENCH_CONFIGS
 from bench.train import parse_overrides
 
 BENCH_CONFIG = "sac_halfcheetah"
@@ -43,12 +44,12 @@ def run(args) -> dict:
     """SAC on halfcheetah for `args.minutes`; returns the config and the `(seconds, steps, return)` curve."""
     import jax
 
-    from simlab.agents.registry import BENCH_CONFIGS, make_agent
+    from simlab.agents.registry import make_agent
     from simlab.agents.train import TrainOptions, train
 
     clock_start = time.perf_counter()
     bench = BENCH_CONFIGS[BENCH_CONFIG]
-    agent = make_agent(bench["algo"], bench["env"], {**bench["config"], **parse_overrides(args.set)},
+    agent = make_agent(bench["algo"], bench["env"], {**bench["config"], **parse_overrides(args.set, bench["algo"])},
                        env_kwargs=bench.get("env_kwargs", {}))
     eval_every = max(1, round(args.eval_every_steps / agent.steps_per_iteration))
     result = train(agent, TrainOptions(total_steps=10**12, seed=args.seed, eval_every=eval_every,

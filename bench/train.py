@@ -3,7 +3,7 @@
     python -m bench.train                    (also: simlab bench train)
     python -m bench.train --skip-brax --minutes 5 --set num_envs=2048
 
-Ours trains in this process with the `agents.registry.BENCH_CONFIGS["train_ant"]` settings, its
+Ours trains in this process with the `bench.configs.BENCH_CONFIGS["train_ant"]` settings, its
 environment batch split over one CPU device per core (`--devices`, default: all cores), for
 `--minutes` of wall-clock. Then Brax's own PPO (`brax.training.agents.ppo.train`, Brax's
 training-notebook Ant hyperparameters) trains on Brax's spring Ant for `--brax-minutes` in a
@@ -28,6 +28,9 @@ import time
 from pathlib import Path
 
 from bench import brax_anchor, harness, output
+from bench.configs import BENCH_CONFIGS
+from simlab.agents import registry
+from simlab.agents.config_validation import parse_assignments, parse_json_assignments
 from bench.curves import CurvePoint, comparison, format_table, parse_jsonl_curve, point_from_record
 
 THRESHOLDS = (1000.0, 1500.0, 2000.0, 2500.0)
@@ -59,18 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """['num_envs=2048', 'hidden=[64,64]'] -> {'num_envs': 2048, 'hidden': [64, 64]}; bare words stay strings."""
-    values = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            values[key] = json.loads(text)
-        except json.JSONDecodeError:
-            values[key] = text
-    return values
+def parse_overrides(items: list[str], algo: str = "ppo") -> dict:
+    """`--set` items, typed by the fields of `algo`'s config: ['num_envs=2048', 'hidden=64,64'] ->
+    {'num_envs': 2048, 'hidden': (64, 64)} (`config_validation.parse_assignments`)."""
+    return parse_assignments(registry.config_class(algo), items)
 
 
 def load_brax_curve(path: Path) -> dict:
@@ -99,7 +94,7 @@ def run_ours(args, overrides: dict, env_overrides: dict) -> dict:
 
     import jax
 
-    from simlab.agents.registry import BENCH_CONFIGS, make_agent
+    from simlab.agents.registry import make_agent
     from simlab.agents.train import TrainOptions, train
     from simlab.engine.sharding import make_mesh
 
@@ -164,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(f"--minutes and --brax-minutes must be positive, got {args.minutes}, {args.brax_minutes}")
         if args.eval_every_steps < 1:
             raise ValueError(f"--eval-every-steps must be positive, got {args.eval_every_steps}")
-        overrides, env_overrides = parse_overrides(args.set), parse_overrides(args.env_set)
+        overrides = parse_overrides(args.set, BENCH_CONFIGS[BENCH_CONFIG]["algo"])
+        env_overrides = parse_json_assignments(args.env_set)
         files = ["train_ant.json", "train_ant.png"] + ([] if args.skip_brax or args.brax_json else ["train_ant_brax.jsonl"])
         args.out = output.prepare_output(args, "train", files)
         brax_python = None

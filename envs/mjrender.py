@@ -32,6 +32,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from simlab.engine.mujoco_log import quiet_mujoco
+
 _BACKENDS = ("egl", "osmesa")
 _FIX = ("install a headless OpenGL library, e.g. `apt-get install -y libosmesa6` (then MUJOCO_GL=osmesa) "
         "or mesa's EGL (`apt-get install -y libegl1 libgl1-mesa-dri`, then MUJOCO_GL=egl)")
@@ -137,9 +139,10 @@ def _compile(mjcf) -> Any:
     if isinstance(mjcf, mujoco.MjModel):
         return mjcf
     text = os.fspath(mjcf)
-    if text.lstrip().startswith("<"):
-        return mujoco.MjModel.from_xml_string(text)
-    return mujoco.MjModel.from_xml_path(text)
+    with quiet_mujoco():  # compiler deprecations become Python warnings, not lines on stdout
+        if text.lstrip().startswith("<"):
+            return mujoco.MjModel.from_xml_string(text)
+        return mujoco.MjModel.from_xml_path(text)
 
 
 class SceneRenderer:

@@ -69,11 +69,11 @@ TASKS = {
     "cartpole_swingup": SensoryTask("cartpole_swingup", action_size=1, num_queries=16, head_hidden=(),
                                     mlp_hidden=(32, 16)),
     # Paper: 28 observations, M = 32, message 32, LSTM 8, a 32-unit tanh layer, 8 actions. Ours observes the
-    # 27 numbers qpos[2:], qvel (no contact forces, as the PPO teacher of BENCH_CONFIGS["train_ant"]) and
+    # 27 numbers qpos[2:], qvel (no contact forces, as the PPO teacher of bench/configs.py "train_ant") and
     # re-shuffles them every 200 steps. Sensory policy 2472 parameters, MLP 27 -> 32 -> 32 -> 8: 2216.
     "ant": SensoryTask("ant", action_size=8, num_queries=32, head_hidden=(32,), mlp_hidden=(32, 32),
                        shuffle_every=200,
-                       # the penalty contacts, as the teacher (BENCH_CONFIGS["train_ant"]) and the README's results
+                       # the penalty contacts, as the teacher (bench/configs.py, "train_ant") and the README's results
                        env_kwargs=(("include_cfrc_ext_in_observation", False), ("solver", "penalty"))),
 }
 

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def train_argv(out, iterations, *extra, flag="--out", eval_every=1, checkpoint_every=2):
-    return ["train", "pendulum", "--steps", str(iterations * SPI), flag, str(out), "--no-progress",
+    return ["train", "pendulum", "--steps", str(iterations * SPI), flag, str(out), "--no-progress", "--no-gif",
             "--eval-every", str(eval_every), "--checkpoint-every", str(checkpoint_every), *SETS, *extra]
 
 

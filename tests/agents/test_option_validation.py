@@ -14,6 +14,7 @@ import pytest
 from simlab import cli
 from simlab.agents.apg import APGConfig
 from simlab.agents.bc import BCConfig
+from simlab.agents.config_validation import parse_assignments
 from simlab.agents.es import ESConfig
 from simlab.agents.ppo import PPOConfig
 from simlab.agents.registry import make_agent, make_config
@@ -62,6 +63,31 @@ def test_valid_values_are_normalized():
     assert config.hidden == (32, 32) and config.value_hidden == (16,)
     assert SACConfig(target_entropy=None).target_entropy is None
     assert make_config("ppo", "cartpole_swingup", {"gamma": 1}).gamma == 1.0
+
+
+@pytest.mark.parametrize("item, value", [
+    ("num_envs=64", 64), ("num_envs=1e3", 1000), ("num_envs=1_024", 1024), ("learning_rate=3e-4", 3e-4),
+    ("learning_rate=1", 1.0), ("hidden=64,32", (64, 32)), ("hidden=[64, 64]", (64, 64)), ("hidden=(8,)", (8,)),
+    ("normalize_obs=false", False), ("normalize_obs=Yes", True), ("activation=swish", "swish"),
+])
+def test_set_values_are_typed_by_the_config_field(item, value):
+    parsed = parse_assignments(PPOConfig, [item])
+    assert parsed == {item.split("=")[0]: value} and type(next(iter(parsed.values()))) is type(value)
+
+
+@pytest.mark.parametrize("item, words", [
+    ("num_envs=1.5", ["PPOConfig.num_envs = '1.5'", "integer"]),
+    ("normalize_obs=maybe", ["normalize_obs", "true or false"]),
+    ("hidden=64,x", ["hidden", "comma-separated positive integers"]),
+    ("num_env=4", ["unknown PPOConfig field 'num_env'", "num_envs"]),
+    ("learning_rate", ["KEY=VALUE"]),
+])
+def test_set_values_of_the_wrong_type_are_refused(item, words):
+    with pytest.raises(ValueError) as exc:
+        parse_assignments(PPOConfig, [item])
+    for word in words:
+        assert word in str(exc.value), (word, str(exc.value))
+    assert SACConfig(target_entropy=parse_assignments(SACConfig, ["target_entropy=none"])["target_entropy"])
 
 
 @pytest.mark.parametrize("overrides, env_kwargs, error, words", [

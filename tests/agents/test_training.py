@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gymnasium
 import jax
+import imageio.v3 as iio
 import numpy as np
 import pytest
 
@@ -109,7 +110,9 @@ def test_cli_train_and_eval(tmp_path, capsys):
     assert code == 0
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert {"env_steps", "wall_time_s", "eval_return"} <= set(header)
-    capsys.readouterr()
+    frames = iio.imread(out / "policy.gif", index=None)  # the trained policy, rendered at the end
+    assert frames.shape[0] > 100 and frames.shape[-1] == 3 and frames.std() > 0  # (the GIF writer merges equal frames)
+    assert "policy.gif" in capsys.readouterr().out
     assert cli.main(["eval", "pendulum", "--checkpoint", str(out), "--episodes", "5", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert set(result) == {"mean_return", "std_return", "episodes"} and result["episodes"] == 5
@@ -118,7 +121,7 @@ def test_cli_train_and_eval(tmp_path, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["train", "pendulm"], "Did you mean 'pendulum'"),
     (["train", "pendulum", "--agent", "dqn"], "unknown agent 'dqn'"),
-    (["train", "pendulum", "--set", "lerning_rate=0.1"], "unknown ppo config field"),
+    (["train", "pendulum", "--set", "lerning_rate=0.1"], "unknown PPOConfig field 'lerning_rate'"),
     (["train", "pendulum", "--set", "num_envs=-4"], "positive int"),
     (["train", "pendulum", "--seed", "-1"], "seed"),
     (["eval", "pendulum", "--checkpoint", "/nonexistent/run"], "no config.json"),

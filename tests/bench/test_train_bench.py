@@ -90,9 +90,11 @@ def test_summarize_and_plot_write_the_headline(tmp_path):
 
 def test_parse_overrides():
     assert train_bench.parse_overrides(["num_envs=2048", "hidden=[64, 64]", "activation=swish"]) == {
-        "num_envs": 2048, "hidden": [64, 64], "activation": "swish"}
+        "num_envs": 2048, "hidden": (64, 64), "activation": "swish"}
     with pytest.raises(ValueError, match="KEY=VALUE"):
         train_bench.parse_overrides(["num_envs"])
+    with pytest.raises(ValueError, match="unknown PPOConfig field 'num_env'"):
+        train_bench.parse_overrides(["num_env=4"])
 
 
 def test_load_brax_curve_from_result_or_jsonl(tmp_path):
@@ -138,7 +140,8 @@ def test_worker_defaults_are_the_notebook_settings():
 
 
 def test_bench_config_is_a_valid_ppo_config():
-    from simlab.agents.registry import BENCH_CONFIGS, make_config
+    from bench.configs import BENCH_CONFIGS
+    from simlab.agents.registry import make_config
 
     bench = BENCH_CONFIGS[train_bench.BENCH_CONFIG]
     config = make_config(bench["algo"], bench["env"], bench["config"])

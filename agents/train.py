@@ -3,9 +3,9 @@
     agent = agents.registry.make_agent("ppo", "cartpole_swingup")
     result = agents.train.train(agent, TrainOptions(total_steps=1_000_000, out_dir="runs/cp"))
 
-An agent provides `init(key)`, `iteration(state) -> (state, metrics)`,
-`policy(state, deterministic)`, `steps_per_iteration`, `eval_env`, `config`,
-`name`, `env_name`, `env_kwargs`. The driver adds evaluation, logging, progress,
+An agent is a `simlab.agents.learner.Learner`: `init(key)`, `iteration(state) -> (state, metrics)`,
+`policy(state, deterministic)`, `steps_per_iteration`, `env`, `eval_env`, `config`, `name`, `env_name`,
+`env_kwargs` (checked first, `check_learner`). The driver adds evaluation, logging, progress,
 checkpoints and resume, and optional data-parallel sharding over a device mesh.
 
 Run safety (issue 26): a run directory that already holds a run is never reused
@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from simlab.agents import checkpoint, run_log
 from simlab.agents.evaluation import make_evaluator, summarize
+from simlab.agents.learner import check_learner
 from simlab.agents.run_log import RunLock, RunLog
 from simlab.engine import io, sharding
 from simlab.engine.wrappers import set_batch_mesh
@@ -334,6 +335,7 @@ def train(agent, options: TrainOptions) -> TrainResult:
       NonFiniteTrainingError: a loss or parameter became NaN/inf; the last good checkpoint is kept.
       RunWriteError: a write failed mid-run (e.g. a full disk); earlier checkpoints are intact.
     """
+    check_learner(agent)
     if options.checkpoint_every and not options.out_dir:
         raise ValueError("checkpoint_every needs out_dir")
     config = run_config(agent, options)

@@ -343,14 +343,7 @@ class RunLog:
         ax.set_title(title)
         ax.grid(alpha=0.3)
         ax.legend()
-        fig.tight_layout()
-        path = self.out_dir / "learning_curve.png"
-        try:
-            with files.atomic_path(path, ".tmp.png") as tmp:  # never a half-written PNG
-                fig.savefig(tmp)
-        finally:
-            plt.close(fig)
-        return path
+        return files.save_figure(fig, self.out_dir / "learning_curve.png")  # never a half-written PNG
 
     def close(self) -> None:
         if self.writer is not None:

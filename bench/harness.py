@@ -128,15 +128,7 @@ def plot_lines(path: Path, series: dict[str, list[tuple[float, float]]], *, titl
     return save_figure(fig, path)
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Lays out, writes (creating the directory) and closes a matplotlib figure; returns `path`."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+save_figure = io.save_figure  # tight layout, atomic write, close
 
 
 def parse_name_list(text: str) -> list[str]:

@@ -121,10 +121,7 @@ def plot(payload: dict, path: Path) -> Path:
     ax.set_ylabel("episode return")
     ax.set_title(f"{payload['task']}: sensory-neuron agent vs MLP ({payload['episodes']} episodes each)")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return harness.save_figure(fig, path, dpi=110)
 
 
 def main(argv=None) -> int:

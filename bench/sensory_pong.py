@@ -91,10 +91,7 @@ def plot(payload: dict, path: Path) -> Path:
     ax.set_ylabel("score per episode (points for - against)")
     ax.set_title(f"Puzzle Pong, no retraining between fractions ({payload['episodes']} episodes each)")
     ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return harness.save_figure(fig, path, dpi=110)
 
 
 def illustrate(path: Path, seed: int = 3) -> Path:
@@ -130,10 +127,7 @@ def illustrate(path: Path, seed: int = 3) -> Path:
         ax.set_xticks(np.arange(-0.5, 32, 4), [])
         ax.set_yticks(np.arange(-0.5, 32, 4), [])
         ax.grid(color="tab:blue", linewidth=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return harness.save_figure(fig, path, dpi=110)
 
 
 def main(argv=None) -> int:

@@ -1,6 +1,6 @@
 """Files: where commands write, when they may replace what exists, and atomic writes.
 
-Atomic writes (`atomic_path`, `write_json`, `write_text`): the content goes to a temporary file in the
+Atomic writes (`atomic_path`, `write_json`, `write_text`, `save_figure`): the content goes to a temporary file in the
 target's directory, which is flushed and renamed onto the target, so a reader (or a crash) never sees a
 half-written file. Every JSON, CSV rewrite, PNG and parameter file that simlab writes goes through them.
 
@@ -72,6 +72,21 @@ def write_text(path: Path | str, text: str) -> Path:
 def write_json(path: Path | str, payload: Any, indent: int = 2) -> Path:
     """Writes `payload` as JSON to `path` atomically; returns `path`."""
     return write_text(path, json.dumps(payload, indent=indent))
+
+
+def save_figure(fig, path: Path | str, dpi: float | None = None) -> Path:
+    """Lays out a matplotlib figure, writes it atomically to `path` (the format from its suffix; the
+    directory is created) and closes it; returns `path`."""
+    import matplotlib.pyplot as plt  # heavy, and only commands that plot need it
+
+    path = Path(path)
+    fig.tight_layout()
+    try:
+        with atomic_path(path, ".tmp" + path.suffix) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path
 
 
 def checkout_results_dir() -> Path | None:

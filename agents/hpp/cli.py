@@ -86,10 +86,7 @@ def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt
     fig.suptitle("Held-out layouts (rows: episodes 0-2, same seeds for every method). Dots: starts; x: final goals; "
                  "dashed: HPP belief (mean, sd) every 2 s.\nSuccess: all robots within 1 m of each other and in "
                  "line of sight; paths end at success.", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return output.save_figure(fig, path)
 
 
 def _train(args) -> int:

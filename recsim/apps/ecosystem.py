@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simlab.engine import io
 from simlab.recsim.core import Runtime
 from simlab.recsim.entities import ClusteredUsers, ProviderAwareRecommender, UtilityMetrics, ViableCorpus
 from simlab.recsim.stories import recommendation_story
@@ -141,7 +142,4 @@ def plot_study(result: StudyResult, path: str) -> str:
     ax_h.set(xlabel="step", ylabel="HHI of provider clicks", title="Provider concentration")
     for ax in (ax_u, ax_h):
         ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return io.save_figure(fig, path, dpi=110)

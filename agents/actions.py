@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -27,7 +28,13 @@ class ActionScaler:
         return cls(center, half)
 
     def to_env(self, policy_action: jax.Array) -> jax.Array:
+        """`[..., A]` in policy units -> `[..., A]` in the environment's bounds."""
+        chex.assert_axis_dimension(policy_action, -1, self.center.shape[-1],
+                                   custom_message="ActionScaler.to_env: actions [..., A] must match the action spec")
         return jnp.asarray(self.center) + jnp.asarray(self.half_range) * policy_action
 
     def to_policy(self, env_action: jax.Array) -> jax.Array:
+        """`[..., A]` in the environment's bounds -> `[..., A]` in policy units."""
+        chex.assert_axis_dimension(env_action, -1, self.center.shape[-1],
+                                   custom_message="ActionScaler.to_policy: actions [..., A] must match the action spec")
         return (env_action - jnp.asarray(self.center)) / jnp.asarray(self.half_range)

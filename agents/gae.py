@@ -1,6 +1,7 @@
 """Generalized advantage estimation with correct bootstrapping at truncation."""
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -21,7 +22,12 @@ def compute_gae(rewards: jax.Array, values: jax.Array, next_values: jax.Array, t
 
     Returns:
       advantages `[T, B]`, returns (= advantages + values) `[T, B]`.
+
+    Raises AssertionError (chex, at trace time) when the inputs are not five arrays of one `[T, B]` shape.
     """
+    chex.assert_rank(rewards, 2, custom_message="compute_gae: rewards must be time-major [T, B]")
+    chex.assert_equal_shape([rewards, values, next_values, terminated, truncated],
+                            custom_message="compute_gae: rewards, values, next_values, terminated, truncated: [T, B]")
     not_terminal = 1.0 - terminated.astype(jnp.float32)
     not_done = 1.0 - jnp.logical_or(terminated, truncated).astype(jnp.float32)
     deltas = rewards + gamma * not_terminal * next_values - values

@@ -1,6 +1,7 @@
 """Running observation normalization (Welford / Chan parallel update), as a pure pytree."""
 from __future__ import annotations
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -33,6 +34,8 @@ def init_stats(obs_size: int) -> RunningStats:
 
 def update_stats(stats: RunningStats, batch: jax.Array) -> RunningStats:
     """Merges `batch: [..., obs_size]` into `stats` (order-independent up to rounding)."""
+    chex.assert_axis_dimension(batch, -1, stats.mean.shape[0],
+                               custom_message="update_stats: batch [..., obs_size] must match the statistics")
     batch = batch.reshape(-1, batch.shape[-1]).astype(jnp.float32)
     n = jnp.float32(batch.shape[0])
     batch_mean = batch.mean(axis=0)
@@ -45,7 +48,9 @@ def update_stats(stats: RunningStats, batch: jax.Array) -> RunningStats:
 
 
 def normalize(stats: RunningStats, obs: jax.Array, clip: float = 10.0, eps: float = 1e-8) -> jax.Array:
-    """`(obs - mean) / std`, clipped to `[-clip, clip]`; identity before any data."""
+    """`(obs - mean) / std` for `obs: [..., obs_size]`, clipped to `[-clip, clip]`; identity before any data."""
+    chex.assert_axis_dimension(obs, -1, stats.mean.shape[0],
+                               custom_message="normalize: obs [..., obs_size] must match the statistics")
     seen = stats.count > 0
     z = (obs - stats.mean) / jnp.sqrt(stats.var + eps)
     return jnp.clip(jnp.where(seen, z, obs), -clip, clip)

@@ -3,47 +3,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 from simlab.agents import normalization
-from simlab.agents.distributions import Categorical, Gaussian, TanhGaussian
+from simlab.agents.actions import ActionScaler
 from simlab.agents.gae import compute_gae
 from simlab.agents.ppo import losses
 from simlab.agents.replay import make_replay_buffer
-
-
-def test_gaussian_log_prob_and_entropy_match_scipy():
-    mean, log_std = jnp.array([[0.3, -1.0]]), jnp.array([[-0.2, 0.5]])
-    x = jnp.array([[0.1, 0.4]])
-    dist = Gaussian(mean, log_std)
-    ref = stats.norm(np.asarray(mean), np.exp(np.asarray(log_std)))
-    np.testing.assert_allclose(dist.log_prob(x), ref.logpdf(np.asarray(x)).sum(-1), rtol=1e-5)
-    np.testing.assert_allclose(dist.entropy(), ref.entropy().sum(-1), rtol=1e-5)
-
-
-def test_tanh_gaussian_change_of_variables():
-    dist = TanhGaussian(jnp.array([[0.4, -0.3]]), jnp.array([[-0.5, 0.1]]))
-    action, log_prob = dist.sample_and_log_prob(jax.random.key(0))
-    np.testing.assert_allclose(log_prob, dist.log_prob(action), rtol=1e-4)
-    # density of y = tanh(u): p(u) / prod(1 - y^2)
-    u = np.arctanh(np.asarray(action))
-    ref = stats.norm([0.4, -0.3], np.exp([-0.5, 0.1])).logpdf(u).sum() - np.log(1 - np.asarray(action) ** 2).sum()
-    np.testing.assert_allclose(log_prob[0], ref, rtol=1e-4)
-    # it integrates to one (1-D check on a grid)
-    d1 = TanhGaussian(jnp.array([0.4]), jnp.array([-0.5]))
-    grid = jnp.linspace(-0.9999, 0.9999, 20001)[:, None]
-    mass = np.trapezoid(np.exp(np.asarray(jax.vmap(d1.log_prob)(grid))), np.asarray(grid[:, 0]))
-    assert abs(mass - 1.0) < 2e-3
-
-
-def test_categorical():
-    logits = jnp.array([1.0, 0.0, -1.0])
-    dist = Categorical(logits)
-    p = np.exp(logits) / np.exp(logits).sum()
-    np.testing.assert_allclose(dist.log_prob(jnp.array(2)), np.log(p[2]), rtol=1e-6)
-    np.testing.assert_allclose(dist.entropy(), -(p * np.log(p)).sum(), rtol=1e-6)
-    samples = jax.vmap(Categorical(logits).sample)(jax.random.split(jax.random.key(0), 20000))
-    np.testing.assert_allclose(np.bincount(np.asarray(samples), minlength=3) / 20000, p, atol=0.01)
+from simlab.engine.specs import BoxSpec
 
 
 def test_gae_bootstraps_at_truncation_but_not_termination():
@@ -64,6 +30,22 @@ def test_gae_bootstraps_at_truncation_but_not_termination():
     a0 = d0 + gamma * lam * a1
     np.testing.assert_allclose(adv[:, 0], [a0, a1, a2, a3], rtol=1e-6)
     np.testing.assert_allclose(ret, adv + values, rtol=1e-6)
+
+
+def test_public_shape_contracts_are_asserted_at_trace_time():
+    """chex assertions at the boundaries name the contract instead of a broadcasting error deep inside."""
+    t_b = jnp.zeros((4, 2))
+    with pytest.raises(AssertionError, match=r"compute_gae: .*\[T, B\]"):
+        compute_gae(t_b, t_b, jnp.zeros((4, 3)), t_b, t_b, 0.9, 0.9)
+    with pytest.raises(AssertionError, match="time-major"):
+        compute_gae(jnp.zeros(4), jnp.zeros(4), jnp.zeros(4), jnp.zeros(4), jnp.zeros(4), 0.9, 0.9)
+    with pytest.raises(AssertionError, match="update_stats"):
+        normalization.update_stats(normalization.init_stats(4), jnp.zeros((8, 3)))
+    with pytest.raises(AssertionError, match="normalize"):
+        jax.jit(lambda o: normalization.normalize(normalization.init_stats(4), o))(jnp.zeros((2, 5)))
+    scaler = ActionScaler.for_spec(BoxSpec((2,), np.dtype(np.float32), -np.ones(2), np.ones(2)))
+    with pytest.raises(AssertionError, match="to_env"):
+        scaler.to_env(jnp.zeros((5, 3)))
 
 
 def test_running_normalization_matches_numpy():

@@ -455,3 +455,40 @@ def quarantine(directory: str | Path, step: int) -> Path:
     os.replace(source, target)
     return target
 
+
+
+# --- parameter files ------------------------------------------------------------------------------
+
+def save_params(path: str | Path, tree: Any, meta: dict[str, Any] | None = None) -> Path:
+    """Writes a parameter pytree and JSON `meta` as the directory `path`, in the run checkpoints' format
+    (orbax, step 0 under `path/checkpoints`, with checksums): the one save format of simlab, used for the
+    parameters shipped with the package too. An existing `path` is replaced atomically (the new one is
+    written next to it and renamed into place). Returns `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        save(tmp, 0, tree, dict(meta or {}), max_to_keep=1)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return path
+
+
+def load_params(path: str | Path, template: Any = None) -> tuple[Any, dict[str, Any]]:
+    """`(tree, meta)` from a `save_params` directory. With `template` the tree is restored into its structure
+    (shapes and dtypes checked: `CheckpointMismatchError` names the first difference); without it, as
+    saved (nested dicts and lists of NumPy arrays). Raises FileNotFoundError when there is nothing at
+    `path`, and `CheckpointDamagedError` naming the file when it is truncated or corrupt."""
+    path = Path(path)
+    if not (path / "checkpoints" / "0").is_dir():
+        raise FileNotFoundError(f"no saved parameters at {path} (a directory written by save_params)")
+    if template is not None:
+        return restore(path, template, 0)
+    verify(path, 0)
+    raw = _read_raw(path / "checkpoints", 0)
+    return raw["state"], raw["meta"]

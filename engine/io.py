@@ -138,16 +138,20 @@ def resolve_out_dir(args: argparse.Namespace, name: str, published: Path | None 
 
 def check_writable(out: Path, filenames: Iterable[str], *, overwrite: bool) -> list[Path]:
     """Raises unless every `out/<filename>` may be written: `out` must be a directory (or not exist yet), and
-    existing files need `overwrite`. Returns the target paths. Creates nothing."""
+    existing outputs need `overwrite`. A name ending in "/" is a directory output (e.g. saved parameters,
+    `agents.checkpoint.save_params`); any other name is a file. Returns the target paths. Creates nothing."""
     out = Path(out)
     existing_ancestor = next(p for p in (out, *out.absolute().parents) if p.exists())
     if not existing_ancestor.is_dir():
         raise ValueError(f"--out {out}: {existing_ancestor} is a file, not a directory; pass a directory")
     if not os.access(existing_ancestor, os.W_OK | os.X_OK):
         raise ValueError(f"--out {out}: {existing_ancestor} is not writable; pass a directory you can write to")
+    filenames = list(filenames)
     targets = [out / f for f in filenames]
-    for target in targets:
-        if target.exists() and target.is_dir():
+    for name, target in zip(filenames, targets):
+        if name.endswith("/") and target.exists() and not target.is_dir():
+            raise ValueError(f"{target} is a file; cannot write the directory {name} there")
+        if not name.endswith("/") and target.is_dir():
             raise ValueError(f"{target} is a directory; cannot write a file there")
     existing = [t for t in targets if t.exists()]
     if existing and not overwrite:

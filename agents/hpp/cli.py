@@ -1,8 +1,8 @@
 """`simlab rendezvous train` and `simlab rendezvous eval`.
 
 `eval` writes its JSON table and trajectory PNG to `--out DIR` (default ./simlab_results/rendezvous);
-`--publish` (in a source checkout) writes the tracked bench/results/ instead. `train` writes predictor.npz (and, with
-`--controller`, controller.npz and the controller's run directory controller_run/) to `--out DIR` (default
+`--publish` (in a source checkout) writes the tracked bench/results/ instead. `train` writes predictor/ (and, with
+`--controller`, controller/ and the controller's run directory controller_run/) to `--out DIR` (default
 ./simlab_results/rendezvous_train); `--publish` replaces the shipped agents/hpp/assets/ instead. Existing
 files are not replaced without `--overwrite` (the policy of simlab.engine.io), and a refusal comes before
 any training.
@@ -93,7 +93,7 @@ def _train(args) -> int:
     """`simlab rendezvous train`: checks every output path first (exit 2 before any training), then trains."""
     from simlab.agents.hpp import assets, training
 
-    files = ["predictor.npz"] + (["controller.npz"] if args.controller else [])
+    files = ["predictor/"] + (["controller/"] if args.controller else [])
     out = output.prepare_output(args, "rendezvous_train", files, published=assets.ASSETS)
     run_dir = (output.default_out_dir("rendezvous_train") if args.publish else out) / "controller_run"
     if args.controller and run_dir.exists() and any(run_dir.iterdir()) and not (args.overwrite or args.publish):
@@ -102,16 +102,17 @@ def _train(args) -> int:
     report = {}
     controller = assets.CONTROLLER
     if args.controller:
-        controller = out / "controller.npz"
+        controller = out / "controller"
         if run_dir.exists() and (args.overwrite or args.publish):
             import shutil
 
             shutil.rmtree(run_dir)
         report.update(training.train_controller(out_dir=str(run_dir), seed=args.seed, path=controller))
     report["predictor"] = training.train_predictor(seed=args.seed, controller_path=controller,
-                                                   path=out / "predictor.npz")
+                                                   path=out / "predictor")
     print(json.dumps(report, indent=2))
-    print(f"wrote {', '.join(str(out / f) for f in files)}", file=sys.stderr)
+    print(f"wrote {', '.join(str(out / f) for f in files)} (parameter directories, agents.checkpoint.save_params)",
+          file=sys.stderr)
     return 0
 
 

@@ -1,7 +1,7 @@
 """HPP's control module: a PPO goal-reaching policy for one robot among obstacles.
 
 Trained with `simlab train goal_navigation --agent ppo` (our PPO, registry
-defaults) and shipped as `agents/hpp/assets/controller.npz`. It is imperfect
+defaults) and shipped as `agents/hpp/assets/controller/`. It is imperfect
 on purpose, as the paper assumes: it fails on a few percent of goals.
 """
 from __future__ import annotations

@@ -122,16 +122,16 @@ def test_rendezvous_train_writes_to_out_and_refuses_existing_files_before_traini
     assert io.resolve_out_dir(parser.parse_args(["train", "--publish"]), "rendezvous_train",
                                   assets.ASSETS) == assets.ASSETS
     shipped = _digest(assets.ASSETS)
-    (tmp_path / "predictor.npz").write_bytes(b"mine")
+    (tmp_path / "predictor").mkdir()
     assert cli.main(["rendezvous", "train", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "predictor.npz already exists" in err and "--overwrite" in err and err.count("error:") == 1
-    # With --controller the controller file and run directory are checked too.
-    (tmp_path / "predictor.npz").unlink()
-    (tmp_path / "controller.npz").write_bytes(b"mine")
+    assert "predictor already exists" in err and "--overwrite" in err and err.count("error:") == 1
+    # With --controller the controller directory and run directory are checked too.
+    (tmp_path / "predictor").rmdir()
+    (tmp_path / "controller").mkdir()
     assert cli.main(["rendezvous", "train", "--controller", "--out", str(tmp_path)]) == 2
-    assert "controller.npz already exists" in capsys.readouterr().err
-    (tmp_path / "controller.npz").unlink()
+    assert "controller already exists" in capsys.readouterr().err
+    (tmp_path / "controller").rmdir()
     (tmp_path / "controller_run").mkdir()
     (tmp_path / "controller_run" / "metrics.csv").write_text("iteration\n")
     assert cli.main(["rendezvous", "train", "--controller", "--out", str(tmp_path)]) == 2
@@ -151,25 +151,25 @@ def test_rendezvous_train_passes_out_paths_to_training(tmp_path, monkeypatch, ca
 
     def fake_controller(out_dir, seed, path):
         calls["controller"] = (out_dir, seed, Path(path))
-        Path(path).write_bytes(b"controller")
+        Path(path).mkdir()
         return {"controller_run": out_dir}
 
     def fake_predictor(seed, controller_path, path):
         calls["predictor"] = (seed, Path(controller_path), Path(path))
-        Path(path).write_bytes(b"predictor")
+        Path(path).mkdir(exist_ok=True)
         return {"final_train_loss": 0.0}
 
     monkeypatch.setattr(training, "train_controller", fake_controller)
     monkeypatch.setattr(training, "train_predictor", fake_predictor)
     shipped = _digest(assets.ASSETS)
     assert cli.main(["rendezvous", "train", "--controller", "--seed", "4", "--out", str(tmp_path)]) == 0
-    assert calls["controller"] == (str(tmp_path / "controller_run"), 4, tmp_path / "controller.npz")
-    assert calls["predictor"] == (4, tmp_path / "controller.npz", tmp_path / "predictor.npz")
+    assert calls["controller"] == (str(tmp_path / "controller_run"), 4, tmp_path / "controller")
+    assert calls["predictor"] == (4, tmp_path / "controller", tmp_path / "predictor")
     assert _digest(assets.ASSETS) == shipped
     capsys.readouterr()
-    assert cli.main(["rendezvous", "train", "--out", str(tmp_path)]) == 2  # predictor.npz exists now
+    assert cli.main(["rendezvous", "train", "--out", str(tmp_path)]) == 2  # predictor/ exists now
     assert cli.main(["rendezvous", "train", "--out", str(tmp_path), "--overwrite"]) == 0
-    assert calls["predictor"] == (0, assets.CONTROLLER, tmp_path / "predictor.npz")
+    assert calls["predictor"] == (0, assets.CONTROLLER, tmp_path / "predictor")
 
 
 def test_sensory_ant_teacher_export_goes_to_out_and_is_refused_before_work(tmp_path, monkeypatch, capsys):

@@ -1,4 +1,6 @@
 """The shipped HPP parameters load, behave, and bad files are reported."""
+import shutil
+
 import jax
 import jax.numpy as jnp
 import pytest
@@ -20,14 +22,16 @@ def test_shipped_controller_and_predictor_load():
 
 
 def test_bad_asset_files_raise(tmp_path):
-    bad = tmp_path / "broken.npz"
-    bad.write_bytes(b"not a zip file")
-    with pytest.raises(assets.AssetError, match="corrupt"):
-        assets.load_tree(bad, {"w": jnp.zeros(3)})
-    assets.save_tree(tmp_path / "ok.npz", {"w": jnp.zeros(3)}, {"command": "test"})
-    with pytest.raises(assets.AssetError, match="shapes"):
-        assets.load_tree(tmp_path / "ok.npz", {"w": jnp.zeros(4)})
+    assets.save_tree(tmp_path / "ok", {"w": jnp.arange(3.0)}, {"command": "test"})
+    with pytest.raises(assets.AssetError, match="other shapes"):
+        assets.load_tree(tmp_path / "ok", {"w": jnp.zeros(4)})
     with pytest.raises(assets.AssetError, match="does not exist"):
-        assets.load_tree(tmp_path / "missing.npz", {"w": jnp.zeros(3)})
-    tree, meta = assets.load_tree(tmp_path / "ok.npz", {"w": jnp.ones(3)})
-    assert meta == {"command": "test"} and tree["w"].shape == (3,)
+        assets.load_tree(tmp_path / "missing", {"w": jnp.zeros(3)})
+    tree, meta = assets.load_tree(tmp_path / "ok", {"w": jnp.ones(3)})
+    assert meta == {"command": "test"} and tree["w"].tolist() == [0.0, 1.0, 2.0]
+    shutil.copytree(tmp_path / "ok", tmp_path / "broken")
+    victim = max((p for p in (tmp_path / "broken").rglob("*") if p.is_file() and "ocdbt" in str(p)),
+                 key=lambda p: p.stat().st_size)
+    victim.write_bytes(b"\0" * victim.stat().st_size)  # zeroed array data
+    with pytest.raises(assets.AssetError, match="corrupt"):
+        assets.load_tree(tmp_path / "broken", {"w": jnp.zeros(3)})

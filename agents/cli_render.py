@@ -12,9 +12,13 @@ import json
 import sys
 from pathlib import Path
 
+import jax
 import numpy as np
 
+from simlab import envs
+from simlab.agents.loading import load_policy
 from simlab.engine import io
+from simlab.envs.boundary import check_seed
 
 FORMATS = (".png", ".gif", ".mp4")
 
@@ -57,7 +61,6 @@ def policy_actor(env_name: str, env, checkpoint: str | None, seed: int):
         trained_on = json.loads(config_path.read_text()).get("env")
         if trained_on != env_name:
             raise ValueError(f"--checkpoint {checkpoint} was trained on {trained_on!r}, not {env_name!r}")
-    from simlab.agents.loading import load_policy
 
     policy = load_policy(checkpoint, deterministic=True, seed=seed)
     return lambda obs, rng: np.asarray(policy(obs), spec.dtype)
@@ -65,7 +68,7 @@ def policy_actor(env_name: str, env, checkpoint: str | None, seed: int):
 
 def write_frames(frames: list[np.ndarray], out: Path, fps: float) -> None:
     """Writes one PNG (last frame), or a looping GIF / an H.264 MP4 of all frames, atomically."""
-    import imageio.v3 as iio
+    import imageio.v3 as iio  # lazy: only writing frames needs it
 
     suffix = out.suffix.lower()
     with io.atomic_path(out, ".tmp" + suffix) as tmp:
@@ -86,8 +89,6 @@ def render_to_file(env_name: str, out: Path, *, checkpoint: str | None = None, s
                    width: int = 320, height: int = 240) -> int:
     """Renders a `steps`-step rollout of `env_name` (random actions, or the run in `checkpoint`) to `out`
     (.png: the last frame; .gif / .mp4: every frame at the control rate). Returns the frames written."""
-    from simlab import envs
-
     env = envs.make(env_name)
     frames, fps = render_rollout(env_name, steps, seed, width, height, policy_actor(env_name, env, checkpoint, seed))
     write_frames(frames, out, fps)
@@ -96,9 +97,7 @@ def render_to_file(env_name: str, out: Path, *, checkpoint: str | None = None, s
 
 def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int, act) -> tuple[list, float]:
     """Frames `[H, W, 3]` uint8 of a `steps`-step rollout of `env_name` (plus the initial one); and the fps."""
-    import jax
 
-    from simlab import envs
 
     env = envs.make(env_name)
     if not env.supports_rendering:
@@ -123,7 +122,6 @@ def render_rollout(env_name: str, steps: int, seed: int, width: int, height: int
 def cmd_render(args) -> int:
     try:
         out = _check_args(args)
-        from simlab.envs.boundary import check_seed
 
         check_seed(args.seed)
         steps = args.steps if args.steps is not None else 200

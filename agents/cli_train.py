@@ -11,8 +11,17 @@ from typing import Any
 
 import jax
 
-from simlab.agents import cli_render, registry
+from simlab import envs
+from simlab.agents import cli_render, registry, train as training
+from simlab.agents.checkpoint import CheckpointError
 from simlab.agents.config_validation import parse_assignments, parse_json_assignments
+from simlab.agents.evaluation import make_evaluator, summarize
+from simlab.agents.loading import load_run
+from simlab.agents.run_log import RunDirectoryError
+from simlab.agents.train import (MAX_STEPS, NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted,
+                                 TrainOptions, check_count)
+from simlab.engine import sharding
+from simlab.envs.boundary import check_seed
 
 
 def _overrides(args) -> dict[str, Any]:
@@ -121,8 +130,6 @@ def _saved_total_steps(run_dir: str) -> int | None:
 
 def _check_train_options(args) -> None:
     """Range checks of the train-loop options, naming the flag, the value and the valid range."""
-    from simlab.agents.train import MAX_STEPS, check_count
-
     if args.steps is not None:
         check_count("--steps", args.steps, 1, MAX_STEPS, "environment steps (the step counter is int32)")
     check_count("--eval-every", args.eval_every, 1, None, "iterations between evaluations")
@@ -175,8 +182,6 @@ GIF_NAME, GIF_STEPS = "policy.gif", 200
 def _write_gif(env_name: str, out_dir: Path, seed: int) -> str:
     """Renders the run's deterministic policy to `out_dir/policy.gif`; returns what to print. A missing OpenGL
     backend is reported (with the fix) rather than failing the finished training."""
-    from simlab import envs
-
     if not envs.make(env_name).supports_rendering:
         return ""
     try:
@@ -191,14 +196,6 @@ def _write_gif(env_name: str, out_dir: Path, seed: int) -> str:
 def cmd_train(args) -> int:
     """`simlab train`: exit 0 on success (or when a resumed run is already complete), 2 for bad options or an
     unusable run directory/checkpoint, 1 when training fails (diverged, disk full), 130 on Ctrl-C."""
-    from simlab.agents.checkpoint import CheckpointError
-    from simlab.agents.registry import default_steps, make_agent
-    from simlab.agents.run_log import RunDirectoryError
-    from simlab.agents.train import (NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted,
-                                     TrainOptions, train)
-    from simlab.envs.boundary import check_seed
-    from simlab.engine import sharding
-
     out = None
     steps = None
     try:
@@ -206,7 +203,6 @@ def cmd_train(args) -> int:
         if args.devices > 1:
             _declare_cpu_devices(args.devices)  # before anything starts JAX
         check_seed(args.seed)
-        from simlab import envs
 
         envs.entry(args.env)
         overrides = _overrides(args)
@@ -214,17 +210,18 @@ def cmd_train(args) -> int:
         if steps is None and args.resume:
             steps = _saved_total_steps(args.resume)
         if steps is None:
-            steps = default_steps(args.agent, args.env)
-        agent = make_agent(args.agent, args.env, overrides, total_steps=steps, env_kwargs=_env_kwargs(args))
+            steps = registry.default_steps(args.agent, args.env)
+        agent = registry.make_agent(args.agent, args.env, overrides, total_steps=steps, env_kwargs=_env_kwargs(args))
         mesh = None
         if args.devices > 1:
             if args.devices > jax.local_device_count():
                 raise ValueError(f"--devices {args.devices} but only {jax.local_device_count()} local devices")
             mesh = sharding.make_mesh(jax.local_devices()[: args.devices])
         out = args.resume or args.out or f"runs/{args.agent}_{args.env}_s{args.seed}"
-        result = train(agent, TrainOptions(total_steps=steps, seed=args.seed, out_dir=out, eval_every=args.eval_every,
-                                           checkpoint_every=args.checkpoint_every, resume=args.resume,
-                                           overwrite=args.overwrite, progress=not args.no_progress, mesh=mesh))
+        result = training.train(agent, TrainOptions(total_steps=steps, seed=args.seed, out_dir=out,
+                                                    eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,
+                                                    resume=args.resume, overwrite=args.overwrite,
+                                                    progress=not args.no_progress, mesh=mesh))
     except RunComplete as done:
         print(f"simlab train: {done}")
         print(f"  {_resume_command(args, str(done.out_dir), max(2 * done.env_steps, 2 * (steps or 0)))}")
@@ -261,11 +258,6 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from simlab.agents.checkpoint import CheckpointError
-    from simlab.agents.evaluation import make_evaluator, summarize
-    from simlab.agents.loading import load_run
-    from simlab.envs.boundary import check_seed
-
     try:
         check_seed(args.seed)
         if args.episodes < 1:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.agents.distributions import Categorical, Gaussian, TanhGaussian
+from simlab.engine.distributions import Categorical, Gaussian, TanhGaussian
 
 ACTIVATIONS = {"tanh": jnp.tanh, "relu": jax.nn.relu, "swish": jax.nn.swish, "elu": jax.nn.elu}
 

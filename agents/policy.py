@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any, Callable
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from simlab.engine.env import Env
@@ -40,6 +41,14 @@ class RecurrentPolicy:
     @staticmethod
     def num_params(params) -> int:
         return int(sum(np.size(leaf) for leaf in jax.tree_util.tree_leaves(params)))
+
+    def initial_carries(self, num_inputs: int, batch: int):
+        """`batch` fresh carries, stacked on a leading axis (for a `vmap`ped `step`)."""
+        return jax.vmap(lambda _: self.initial_carry(num_inputs))(jnp.arange(batch))
+
+    def is_feed_forward(self, num_inputs: int) -> bool:
+        """Whether the carry is empty: the action depends on the current observation only."""
+        return not jax.tree_util.tree_leaves(self.initial_carry(num_inputs))
 
 
 def check_policy_fits(env: Env, policy: RecurrentPolicy) -> None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-_FACTORIES: dict[str, tuple[Callable, type]] = {}
+from simlab.agents.apg import APGConfig, make_apg
+from simlab.agents.ppo import PPOConfig, make_ppo
+from simlab.agents.sac import SACConfig, make_sac
+from simlab.agents.validation import check_env_kwargs, check_trainable
+
+_FACTORIES: dict[str, tuple[Callable, type]] = {
+    "ppo": (make_ppo, PPOConfig), "sac": (make_sac, SACConfig), "apg": (make_apg, APGConfig)}
 
 DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "cartpole_swingup"): dict(num_envs=128, rollout_length=64, epochs=4, num_minibatches=8,
@@ -63,35 +69,13 @@ DEFAULT_STEPS: dict[tuple[str, str], int] = {
 }
 
 
-def _load_builtin() -> None:
-    if _FACTORIES:
-        return
-    from simlab.agents.ppo import PPOConfig, make_ppo
-
-    _FACTORIES["ppo"] = (make_ppo, PPOConfig)
-    try:
-        from simlab.agents.sac import SACConfig, make_sac
-
-        _FACTORIES["sac"] = (make_sac, SACConfig)
-    except ImportError:
-        pass
-    try:
-        from simlab.agents.apg import APGConfig, make_apg
-
-        _FACTORIES["apg"] = (make_apg, APGConfig)
-    except ImportError:
-        pass
-
-
 def algorithms() -> list[str]:
     """Registered algorithm names, sorted."""
-    _load_builtin()
     return sorted(_FACTORIES)
 
 
 def config_class(algo: str) -> type:
     """The config dataclass of agent `algo` (e.g. `PPOConfig`); raises ValueError for an unknown agent."""
-    _load_builtin()
     if algo not in _FACTORIES:
         raise ValueError(f"unknown agent {algo!r}; choose one of {algorithms()}")
     return _FACTORIES[algo][1]
@@ -127,8 +111,6 @@ def make_agent(algo: str, env_name: str, overrides: dict[str, Any] | None = None
     (`agents.validation.check_trainable`: multi-agent and pixel environments are refused with what to use
     instead). Raises ValueError or TypeError naming the problem.
     """
-    from simlab.agents.validation import check_env_kwargs, check_trainable
-
     check_env_kwargs(env_kwargs)
     config = make_config(algo, env_name, overrides)
     check_trainable(algo, env_name, env_kwargs)

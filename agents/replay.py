@@ -6,7 +6,9 @@
     sample = buffer.sample(data, key, 256)    # leaves [256, ...]
 
 Storage is a ring: once full, the oldest entries are overwritten. Shapes are
-fixed, so `add` and `sample` jit once and contain no branches.
+fixed, so `add` and `sample` jit once and contain no branches. An item may be
+anything of fixed shape, e.g. a whole batch of episodes (behaviour cloning's
+aggregated data set keeps its last K batches this way, reading them back with `get`).
 """
 from __future__ import annotations
 
@@ -32,9 +34,12 @@ class ReplayBuffer:
     example: Any
 
     def init(self) -> ReplayData:
-        storage = jax.tree_util.tree_map(lambda x: jnp.zeros((self.capacity, *jnp.shape(x)), jnp.asarray(x).dtype),
-                                         self.example)
-        return ReplayData(storage, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+        def zeros(x):
+            x = x if isinstance(x, jax.ShapeDtypeStruct) else jnp.asarray(x)
+            return jnp.zeros((self.capacity, *x.shape), x.dtype)
+
+        return ReplayData(jax.tree_util.tree_map(zeros, self.example), jnp.zeros((), jnp.int32),
+                          jnp.zeros((), jnp.int32))
 
     def add(self, data: ReplayData, batch: Any) -> ReplayData:
         n = jax.tree_util.tree_leaves(batch)[0].shape[0]
@@ -46,12 +51,24 @@ class ReplayBuffer:
 
     def sample(self, data: ReplayData, key: jax.Array, batch_size: int) -> Any:
         """Uniform sample (with replacement) of `batch_size` valid entries; needs size >= 1."""
-        index = jax.random.randint(key, (batch_size,), 0, jnp.maximum(data.size, 1))
+        return self.get(data, jax.random.randint(key, (batch_size,), 0, jnp.maximum(data.size, 1)))
+
+    def get(self, data: ReplayData, index: jax.Array) -> Any:
+        """The entries at slots `index` (an int array of any shape; a scalar gives one item without batch axis)."""
         return jax.tree_util.tree_map(lambda s: s[index], data.storage)
+
+    def valid(self, data: ReplayData) -> jax.Array:
+        """`[capacity]` bool: the slots that hold an item (the ring fills slots 0, 1, ... in order)."""
+        return jnp.arange(self.capacity) < data.size
+
+    def newest(self, data: ReplayData) -> jax.Array:
+        """The slot of the item added last (needs size >= 1)."""
+        return (data.position - 1) % self.capacity
 
 
 def make_replay_buffer(capacity: int, example: Any) -> ReplayBuffer:
-    """A buffer holding `capacity` items shaped like `example` (a pytree without batch axis)."""
+    """A buffer holding `capacity` items shaped like `example` (a pytree without batch axis, of arrays or
+    `jax.ShapeDtypeStruct`s, e.g. from `jax.eval_shape`)."""
     if not isinstance(capacity, int) or capacity < 1:
         raise ValueError(f"replay capacity must be a positive int, got {capacity!r}")
     return ReplayBuffer(capacity, example)

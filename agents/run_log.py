@@ -244,7 +244,7 @@ class RunLog:
         self._read_columns()
         self.writer = None
         if tensorboard:
-            from tensorboardX import SummaryWriter
+            from tensorboardX import SummaryWriter  # lazy: only runs that keep a directory write events
 
             self.writer = SummaryWriter(str(self.out_dir / "tensorboard"), purge_step=purge_step)
 
@@ -321,7 +321,7 @@ class RunLog:
 
     def plot(self, title: str) -> Path:
         """Writes `learning_curve.png`: eval return (±std) and train return against env steps."""
-        import matplotlib
+        import matplotlib  # lazy (heavy): only writing the curve needs it
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from simlab import envs
+from simlab.engine.specs import BoxSpec
+
 # Keyword arguments of `envs.make` that the agent sets itself, with where to set them instead.
 RESERVED_ENV_KWARGS = {
     "num_envs": "the agent's config sets the number of parallel environments: use `--num-envs N` or "
@@ -19,7 +22,7 @@ RESERVED_ENV_KWARGS = {
 # What to use instead of an environment the learners cannot train.
 ALTERNATIVES = {
     "rendezvous": "use `simlab rendezvous train` / `simlab rendezvous eval` (the decentralized HPP agents), or "
-                  "train your own multi-agent learner on `envs.navigation.parallel.ParallelRendezvous` (PettingZoo "
+                  "train your own multi-agent learner on `envs.pettingzoo.ParallelRendezvous` (PettingZoo "
                   "parallel API)",
     "pong": "train on `pong_state` (the same game observed through its true state [6]: `simlab train pong_state`), "
             "or use `simlab sensory train pong` (the pixel sensory-neuron agent)",
@@ -42,9 +45,6 @@ def check_trainable(algo: str, env_name: str, env_kwargs: dict[str, Any] | None 
     """Builds the unbatched environment (validating `env_kwargs`) and raises `UntrainableEnvironmentError`
     unless `algo`'s MLP learner can train it: one agent, a flat observation vector and continuous
     (box) actions. Returns the environment."""
-    from simlab import envs
-    from simlab.engine.specs import BoxSpec
-
     entry = envs.entry(env_name)
     env = envs.make(env_name, **(env_kwargs or {}))
     instead = ALTERNATIVES.get(env_name)

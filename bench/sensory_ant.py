@@ -32,7 +32,7 @@ TASK = "ant"
 TEACHER_FILE = "ant_teacher.npz"
 SMOOTH = 25  # steps of the moving average in the plot
 # How the shipped teacher was trained (the PPO settings of bench.configs.BENCH_CONFIGS["train_ant"] as JSON),
-# with the training reward shaped for smooth control (envs.shaping.ActionRatePenalty, weight 1.0): a teacher
+# with the training reward shaped for smooth control (engine.wrappers.ActionRatePenalty, weight 1.0): a teacher
 # whose actions change slowly is far easier for the small recurrent student to copy. It is evaluated, like
 # every agent here, on the plain Ant reward.
 TEACHER_COMMAND = ("simlab train ant --agent ppo --steps 4000000 --config ant_ppo.json "

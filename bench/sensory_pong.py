@@ -105,7 +105,7 @@ def illustrate(path: Path, seed: int = 3) -> Path:
     import numpy as np
 
     from simlab.agents.sensory.pong import num_shown_of, pong_patch_env
-    from simlab.envs.patch_transforms import patches_to_image
+    from simlab.engine.wrappers import patches_to_image
 
     env = pong_patch_env("shown_30")
     state = env.reset(jax.random.key(seed))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Callable
 
 import jax
+import numpy as np
 from jax.experimental import checkify
 
 FLOAT_ERRORS = checkify.float_checks | checkify.user_checks | checkify.index_checks
@@ -59,8 +60,6 @@ def _source_location(exc) -> str:
 
 def find_nonfinite(tree) -> list[str]:
     """Paths of the leaves of `tree` (host or device arrays) that hold NaN/inf."""
-    import numpy as np
-
     bad = []
     for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
         arr = np.asarray(leaf)

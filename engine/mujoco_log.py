@@ -15,6 +15,8 @@ import contextlib
 import warnings
 from typing import Iterator
 
+import mujoco
+
 
 class MujocoWarning(UserWarning):
     """A warning from MuJoCo's C library, re-issued through Python's `warnings`."""
@@ -29,12 +31,7 @@ def _reissue(message: str) -> None:
 @contextlib.contextmanager
 def quiet_mujoco() -> Iterator[list[str]]:
     """Within the block, MuJoCo warnings are collected (the yielded list), re-issued as Python warnings on
-    exit and never printed or logged to `MUJOCO_LOG.TXT`. A no-op when MuJoCo is not installed."""
-    try:
-        import mujoco
-    except ImportError:
-        yield []
-        return
+    exit and never printed or logged to `MUJOCO_LOG.TXT`."""
     setter = getattr(mujoco, "set_mju_user_warning", None)
     getter = getattr(mujoco, "get_mju_user_warning", None)
     if setter is None or getter is None:  # very old bindings: nothing to redirect

@@ -30,6 +30,7 @@ import subprocess
 import sys
 from typing import Any, Sequence
 
+import mujoco
 import numpy as np
 
 from simlab.engine.mujoco_log import quiet_mujoco
@@ -126,7 +127,7 @@ def backend() -> str:
 
 def _gl_context(width: int, height: int):
     name = backend()
-    if name == "egl":
+    if name == "egl":  # lazy: loading a GL library that is not there fails, so only the chosen one is imported
         from mujoco.egl import GLContext
     else:
         from mujoco.osmesa import GLContext
@@ -134,8 +135,6 @@ def _gl_context(width: int, height: int):
 
 
 def _compile(mjcf) -> Any:
-    import mujoco
-
     if isinstance(mjcf, mujoco.MjModel):
         return mjcf
     text = os.fspath(mjcf)
@@ -151,8 +150,6 @@ class SceneRenderer:
     MAX_MARKERS = 16
 
     def __init__(self, mjcf, width: int, height: int):
-        import mujoco
-
         if int(width) < 16 or int(height) < 16 or width > 4096 or height > 4096:
             raise ValueError(f"frame size must be within 16..4096 pixels, got {width}x{height}")
         self.width, self.height = int(width), int(height)
@@ -174,8 +171,6 @@ class SceneRenderer:
     def render(self, q, track_body: int | str = 1, markers: Sequence[Marker] = (),
                camera: Camera = Camera()) -> np.ndarray:
         """Frame `[height, width, 3]` uint8 of configuration `q` `[nq]` (MuJoCo qpos layout)."""
-        import mujoco
-
         q = np.asarray(q, np.float64).reshape(-1)
         if q.shape != (self.model.nq,):
             raise ValueError(f"q must have shape ({self.model.nq},) for this model, got {q.shape}; "
@@ -213,8 +208,6 @@ class SceneRenderer:
 
     def _robot_radius(self, centre: np.ndarray) -> float:
         """Radius around `centre` of the geoms on moving bodies (planes and world geoms excluded)."""
-        import mujoco
-
         moving = (self.model.geom_bodyid > 0) & (self.model.geom_type != int(mujoco.mjtGeom.mjGEOM_PLANE))
         if not np.any(moving):
             return 1.0

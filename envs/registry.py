@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import inspect
 import re
-from typing import Any, Callable, Literal
+from typing import Any, Callable, Literal, Sequence
 
 from simlab.engine import mujoco_log
 from simlab.engine.env import Env
+from simlab.engine.wrappers import ActionRatePenalty, wrap_for_training
+from simlab.engine.wrappers.randomization import DomainRandomization
 from simlab.envs import param_checks
-from simlab.engine.wrappers import wrap_for_training
 
 _DEFAULT = object()
 
@@ -119,11 +121,18 @@ def make(
     episode_length: int | None | object = _DEFAULT,
     num_envs: int | None = None,
     auto_reset: Literal["fresh", "cached"] | None = "fresh",
+    wrappers: Sequence[Callable[[Env], Env]] = (),
     randomize: Callable | None = None,
     action_rate_penalty: float = 0.0,
     **kwargs: Any,
 ) -> Env:
     """Creates a registered environment.
+
+    The stack, innermost first: the environment, `wrappers` in order (then the shortcuts'
+    wrappers), `TimeLimit`, and for `num_envs` also `AutoReset`, `EpisodeStatistics`, `VmapWrapper`:
+
+        envs.make("ant", num_envs=64, wrappers=[ShuffleObservation, partial(ActionRatePenalty, weight=0.5)])
+        # VmapWrapper(EpisodeStatistics(AutoReset(TimeLimit(ActionRatePenalty(ShuffleObservation(Ant()))))))
 
     Args:
       name: registered name (see `names()`).
@@ -134,23 +143,39 @@ def make(
         unbatched environment with only the time limit.
       auto_reset: for batched environments, "fresh" (new random initial state
         per episode), "cached" (reuse the first) or None (no auto-reset).
-      randomize: domain randomization for physics environments, `(sys, key) ->
+      wrappers: callables `env -> env` (wrapper classes of `engine.wrappers`, or
+        `functools.partial`s of them for options), applied in order to the unbatched
+        environment (obs `[*obs_spec.shape]`, action `[*action_spec.shape]`), before the time
+        limit, so with fresh auto-reset every episode starts from a fresh wrapper state.
+        Shapes seen by each item are the previous item's specs; the batch axis comes later.
+      randomize: shortcut for appending `partial(DomainRandomization, randomize=randomize)`
+        to `wrappers`: domain randomization for physics environments, `(sys, key) ->
         {System field: value}`; each environment (and, with fresh auto-reset, each
-        episode) draws its own parameters (see `envs.randomization`).
-      action_rate_penalty: if > 0, adds `-w * sum((a_t - a_{t-1})^2)` to the reward
-        (`envs.shaping.ActionRatePenalty`; training-only shaping for smooth control).
+        episode) draws its own parameters (see `engine.wrappers.randomization`).
+        It needs the physics environment itself, so combined with other wrappers list it
+        first in `wrappers` instead.
+      action_rate_penalty: shortcut for appending `partial(ActionRatePenalty,
+        weight=action_rate_penalty)` to `wrappers` when nonzero (it must be >= 0): adds
+        `-w * sum((a_t - a_{t-1})^2)` to the reward (`engine.wrappers.shaping`; training-only
+        shaping for smooth control).
       **kwargs: forwarded to the environment's constructor.
 
     Raises:
       UnknownEnvironmentError: unknown `name` (lists close matches).
       TypeError: an argument the environment does not accept, or a value of the wrong type for it
-        (e.g. `gravity="abc"`; checked against the option's annotation, see `envs.param_checks`).
+        (e.g. `gravity="abc"`; checked against the option's annotation, see `envs.param_checks`);
+        `wrappers` not a list, an item that is not callable, or one that does not return an `engine.Env`.
       ValueError: a value out of range, e.g. a time step `dt <= 0` or `frame_skip < 1`.
 
     MuJoCo's warnings while building the environment (e.g. deprecated attributes of an installed
     model) are routed to Python's `warnings` instead of the terminal and `MUJOCO_LOG.TXT`.
     """
     spec = entry(name)
+    stack = _check_wrappers(name, wrappers)
+    if randomize is not None:
+        stack.append(("randomize=", functools.partial(DomainRandomization, randomize=randomize)))
+    if action_rate_penalty is not None and action_rate_penalty != 0:  # ActionRatePenalty validates the value
+        stack.append(("action_rate_penalty=", functools.partial(ActionRatePenalty, weight=action_rate_penalty)))
     checked = param_checks.check_kwargs(name, spec.factory, kwargs)
     try:
         with mujoco_log.quiet_mujoco():
@@ -162,16 +187,53 @@ def make(
     if not isinstance(env, Env):
         raise TypeError(f"factory of {name!r} returned {type(env).__name__}, not an engine.Env")
     param_checks.check_constructed(name, env, kwargs, checked)
-    if randomize is not None:
-        from simlab.envs.randomization import DomainRandomization
-
-        env = DomainRandomization(env, randomize)
-    if action_rate_penalty is not None and action_rate_penalty != 0:  # ActionRatePenalty validates the value
-        from simlab.envs.shaping import ActionRatePenalty
-
-        env = ActionRatePenalty(env, action_rate_penalty)
+    for label, wrap in stack:
+        env = _apply(name, label, wrap, env)
     if episode_length is _DEFAULT:
         episode_length = env.default_episode_length
     if num_envs is None:
         return wrap_for_training(env, None, episode_length, auto_reset=None)
     return wrap_for_training(env, num_envs, episode_length, auto_reset=auto_reset)
+
+
+_WRAPPER_FIX = ("pass wrapper classes or functools.partial(WrapperClass, option=value) items, e.g. "
+                "wrappers=[functools.partial(ActionRatePenalty, weight=0.5)]")
+
+
+def _describe(item: Any) -> str:
+    """A short name for a `wrappers` item: the class or function, or `partial(Class, ...)`."""
+    if isinstance(item, functools.partial):
+        return f"functools.partial({_describe(item.func)}, ...)"
+    return getattr(item, "__qualname__", None) or repr(item)
+
+
+def _check_wrappers(name: str, wrappers: Any) -> list[tuple[str, Callable[[Env], Env]]]:
+    """`wrappers` as `[(label, callable)]`; raises TypeError for a non-sequence or a non-callable item."""
+    if isinstance(wrappers, (str, bytes)) or not isinstance(wrappers, Sequence):
+        raise TypeError(f"envs.make({name!r}, wrappers=...) takes a list of callables env -> env, got "
+                        f"{type(wrappers).__name__} {_describe(wrappers)}; wrap a single wrapper in a list "
+                        f"(wrappers=[{_describe(wrappers)}]) or convert an iterable with list(...)")
+    stack = []
+    for i, item in enumerate(wrappers):
+        if not callable(item):
+            hint = (" (an already-built wrapper: pass its class, or a functools.partial of it, and let make "
+                    "apply it)") if isinstance(item, Env) else ""
+            raise TypeError(f"envs.make({name!r}): wrappers[{i}] is {type(item).__name__} {item!r}, not a callable "
+                            f"env -> env{hint}; {_WRAPPER_FIX}")
+        stack.append((f"wrappers[{i}]", item))
+    return stack
+
+
+def _apply(name: str, label: str, wrap: Callable[[Env], Env], env: Env) -> Env:
+    """`wrap(env)`, checked to be an `engine.Env`; `label` names the item in errors."""
+    try:
+        wrapped = wrap(env)
+    except TypeError as err:  # e.g. a wrapper class whose options were not bound; keeps the type and message
+        err.add_note(f"(raised by envs.make({name!r}) applying {label} = {_describe(wrap)} to {type(env).__name__}; "
+                     f"each item is called as item(env): {_WRAPPER_FIX})")
+        raise
+    if not isinstance(wrapped, Env):
+        raise TypeError(f"envs.make({name!r}): {label} = {_describe(wrap)} returned {type(wrapped).__name__}, not an "
+                        f"engine.Env; a wrapper takes the environment and returns the wrapped one "
+                        f"(subclass engine.wrappers.Wrapper); {_WRAPPER_FIX}")
+    return wrapped

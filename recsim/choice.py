@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from simlab.recsim.distributions import Categorical, PlackettLuce
+from simlab.engine.distributions import Categorical, PlackettLuce
 
 
 def multinomial_logit(affinities, no_choice_logit=None, positional_bias=None) -> Categorical:

@@ -16,8 +16,10 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from simlab.engine import io as output
+from simlab.recsim.apps import ecosystem
 
 
 def _positive_int(text: str) -> int:
@@ -60,7 +62,6 @@ PLOT_NAME = "recsim_ecosystem.png"
 
 def _plot_path(args) -> str | None:
     """Where `ecosystem` writes its plot (None: no plot); raises ValueError if it may not be written."""
-    from pathlib import Path
 
 
     if args.plot == "":
@@ -76,8 +77,6 @@ def _plot_path(args) -> str | None:
 
 
 def _ecosystem(args) -> int:
-    from simlab.recsim.apps import ecosystem
-
     try:
         plot_path = _plot_path(args)
     except ValueError as err:

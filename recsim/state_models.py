@@ -10,9 +10,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from simlab.engine.struct import pytree_dataclass
-from simlab.recsim.distributions import (Categorical, Deterministic, GaussianMixture,
+from simlab.engine.distributions import (Categorical, Deterministic, GaussianMixture,
                                          MultivariateNormalDiag)
+from simlab.engine.struct import pytree_dataclass
 
 
 @pytree_dataclass

@@ -24,42 +24,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
+import os
 import sys
 from pathlib import Path
 
 from simlab import commands
 from simlab.engine.cache import enable_compilation_cache
-
-
-def _cmd_envs(args) -> int:
-    from simlab import envs
-
-    rows = []
-    for name in envs.names():
-        entry = envs.entry(name)
-        env = envs.make(name)
-        rows.append({"name": name, "gym_id": entry.gym_id if entry.gym else None,
-                     "observation_shape": list(env.observation_spec.shape), "observation_size": env.observation_size,
-                     "action_size": env.action_size, "action": type(env.action_spec).__name__.replace("Spec", ""),
-                     "episode_length": env.default_episode_length, "dt": env.dt, "description": entry.description})
-    if args.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    header = f"{'name':<22} {'gymnasium id':<32} {'obs':>6} {'act':>5} {'kind':<9} {'steps':>6}  description"
-    print(header)
-    print("-" * len(header))
-    for r in rows:
-        obs = "x".join(str(d) for d in r["observation_shape"])
-        print(f"{r['name']:<22} {r['gym_id'] or '- (multi-agent)':<32} {obs:>6} {r['action_size']:>5} "
-              f"{r['action']:<9} {r['episode_length'] or '-':>6}  {r['description']}")
-    return 0
-
-
-def add_envs_parser(sub) -> None:
-    p = sub.add_parser("envs", help="list registered environments with observation/action sizes")
-    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
-    p.set_defaults(func=_cmd_envs)
 
 
 class BenchUnavailable(RuntimeError):
@@ -104,7 +74,7 @@ def bench_main(argv: list[str]) -> int:
 
 
 BUILTIN = (
-    commands.Command("envs", "list registered environments with observation/action sizes", "simlab.cli:add_envs_parser",
+    commands.Command("envs", "list registered environments with observation/action sizes", "simlab.envs.cli:add_envs_parser",
                      kind="parser"),
     commands.Command("train", "train an agent in-process (writes OUT/metrics.csv, checkpoints, plot)",
                      "simlab.agents.cli_train:add_train_parser", kind="parser"),
@@ -160,12 +130,16 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = list(sys.argv[1:] if argv is None else argv)
     command = commands.get(argv[0]) if argv else None
-    if command is not None and command.kind == "forward":
+    try:
+        if command is not None and command.kind == "forward":
+            enable_compilation_cache()
+            return _run_forwarded(command, argv[1:])
+        args = build_parser().parse_args(argv)
         enable_compilation_cache()
-        return _run_forwarded(command, argv[1:])
-    args = build_parser().parse_args(argv)
-    enable_compilation_cache()
-    return args.func(args)
+        return args.func(args)
+    except BrokenPipeError:  # `simlab envs | head`: the reader left; say nothing more (Python's documented recipe)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":

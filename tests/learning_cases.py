@@ -190,7 +190,7 @@ def bc_heldout_ratio(env, student, initial_params, params, seed: int) -> float:
     probe = make_behaviour_cloning([env], student, linear_teacher, 5, BCConfig(num_episodes=BC_HELDOUT_EPISODES))
     batch = probe._collect(env, initial_params, 1.0, jax.random.fold_in(jax.random.key(seed), 10_000))  # beta 1
     loss = jax.jit(probe._loss)
-    return float(loss(params, *batch)) / float(loss(initial_params, *batch))
+    return float(loss(params, batch)) / float(loss(initial_params, batch))
 
 
 def run_bc_noise_channels(seed: int) -> dict[str, Any]:
@@ -200,7 +200,7 @@ def run_bc_noise_channels(seed: int) -> dict[str, Any]:
     """
     from simlab.agents.bc import BCConfig, make_behaviour_cloning
     from simlab.agents.sensory.network import make_mlp_policy
-    from simlab.envs.transforms import with_observation_transforms
+    from simlab.engine.wrappers import with_observation_transforms
 
     student = make_mlp_policy(5, 1, (16,))
     env = with_observation_transforms(bc_env(), noise_channels=3)
@@ -242,8 +242,13 @@ def run_bc_aggregate(seed: int) -> dict[str, Any]:
     env = bc_env()
     bc = make_behaviour_cloning([env], student, linear_teacher, 5,
                                 BCConfig(num_episodes=4, learning_rate=1e-2, updates_per_iteration=3, aggregate=2))
-    initial, state, losses, snapshots = run_bc(bc, student, seed, 12,
-                                               lambda state, metrics: tuple(np.asarray(x) for x in state.replay[0]))
+
+    def snapshot(state, metrics):  # (obs, targets, alive, executed, valid) of the ring of environment 0
+        ring = state.replay[0]
+        stored = (ring.storage.obs, ring.storage.targets, ring.storage.alive, ring.storage.executed)
+        return tuple(np.asarray(x) for x in stored + (bc.buffers[0].valid(ring),))
+
+    initial, state, losses, snapshots = run_bc(bc, student, seed, 12, snapshot)
     return {"value": bc_heldout_ratio(env, student, initial, state.params, seed), "losses": losses,
             "snapshots": snapshots}
 

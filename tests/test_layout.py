@@ -193,5 +193,24 @@ def test_wheel_installs_one_top_level_package(wheel):
     assert expected <= set(names), sorted(expected - set(names))[:10]
     assert not [n for n in names if "/bench/" in n or "/tests/" in n]
     assert any(n.startswith("simlab/agents/sensory/params/") and n.endswith(".npz") for n in names)
+    assert "simlab/agents/hpp/assets/predictor/checkpoints/0/simlab_checksums.json" in names  # shipped parameters
     entry_points = wheel.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "simlab = simlab.cli:main" in entry_points
+
+
+# Imports inside functions are kept only for heavy or platform-bound libraries that most commands never need
+# (each such line says why): plotting, frame writing, TensorBoard, and MuJoCo's GL backends.
+LAZY_ALLOWED = {"matplotlib", "imageio", "imageio_ffmpeg", "tensorboardX", "mujoco"}
+
+
+def test_no_imports_inside_functions():
+    found = []
+    for name, path in MODULES.items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for inner in ast.walk(node):
+                    if isinstance(inner, (ast.Import, ast.ImportFrom)):
+                        module = inner.module if isinstance(inner, ast.ImportFrom) else inner.names[0].name
+                        if (module or "").split(".")[0] not in LAZY_ALLOWED:
+                            found.append(f"{path.relative_to(ROOT)}:{inner.lineno} {ast.unparse(inner)}")
+    assert not found, "move these imports to the top of their module:\n" + "\n".join(found)

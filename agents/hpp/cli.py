@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from simlab.agents.hpp import assets, evaluate, training
 from simlab.engine import io as output
+from simlab.envs.boundary import check_seed
+from simlab.envs.navigation.rendezvous import Rendezvous
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,7 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
                                      "(default ./simlab_results/rendezvous_train; --publish: agents/hpp/assets/)")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--controller", action="store_true", help="also retrain the PPO controller (about 10 minutes)")
-    from simlab.agents.hpp import assets
 
     output.add_output_arguments(t, "rendezvous_train", published=assets.ASSETS, what="trained parameter files")
     e = sub.add_parser("eval", help="evaluate methods on held-out layouts; JSON table and trajectory PNG")
@@ -48,7 +51,7 @@ def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt
                       episodes: tuple[int, ...] = (0, 1, 2)) -> Path:
     """One row per episode (the first three, the same layout for every method), one column per method:
     obstacles, paths until rendezvous (or the whole episode), final goals and, for HPP, the beliefs."""
-    import matplotlib
+    import matplotlib  # lazy (heavy): only `eval` plots
 
     matplotlib.use("Agg")
     import matplotlib.patches as mpatches
@@ -91,8 +94,6 @@ def plot_trajectories(results: dict, path: Path, arena: float, radius: float, dt
 
 def _train(args) -> int:
     """`simlab rendezvous train`: checks every output path first (exit 2 before any training), then trains."""
-    from simlab.agents.hpp import assets, training
-
     files = ["predictor/"] + (["controller/"] if args.controller else [])
     out = output.prepare_output(args, "rendezvous_train", files, published=assets.ASSETS)
     run_dir = (output.default_out_dir("rendezvous_train") if args.publish else out) / "controller_run"
@@ -104,8 +105,6 @@ def _train(args) -> int:
     if args.controller:
         controller = out / "controller"
         if run_dir.exists() and (args.overwrite or args.publish):
-            import shutil
-
             shutil.rmtree(run_dir)
         report.update(training.train_controller(out_dir=str(run_dir), seed=args.seed, path=controller))
     report["predictor"] = training.train_predictor(seed=args.seed, controller_path=controller,
@@ -125,13 +124,11 @@ def _stem(args) -> str:
 def main(argv: list[str] | None = None) -> int:
     """`simlab rendezvous ARGV...`; returns the exit status."""
     args = build_parser().parse_args(argv)
-    from simlab.envs.boundary import check_seed
 
     try:
         check_seed(args.seed)
         if args.command == "train":
             return _train(args)
-        from simlab.agents.hpp import evaluate
 
         methods = [m.strip() for m in args.methods.split(",")]
         unknown = sorted(set(methods) - set(evaluate.METHODS))
@@ -152,7 +149,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     table = {m: evaluate.summarize(r) for m, r in results.items()}
     args.out.mkdir(parents=True, exist_ok=True)
-    from simlab.envs.navigation.rendezvous import Rendezvous
 
     output.write_json(args.out / f"{stem}.json", {"config": {"episodes": args.episodes, "agents": args.agents,
                                                       "family": args.family, "obstacles": args.obstacles,

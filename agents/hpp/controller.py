@@ -12,6 +12,7 @@ import jax
 
 from simlab.agents import normalization
 from simlab.agents.hpp import assets
+from simlab.agents.loading import load_run
 from simlab.agents.registry import make_agent
 
 
@@ -21,8 +22,6 @@ def _agent():
 
 def export_controller(run_dir: str | Path, path: Path = assets.CONTROLLER, meta: dict | None = None) -> Path:
     """Copies the policy of a `goal_navigation` PPO run into the shipped parameter file."""
-    from simlab.agents.loading import load_run
-
     agent, state, config = load_run(run_dir)
     if config["env"] != "goal_navigation" or config["agent"] != "ppo":
         raise ValueError(f"{run_dir} is a {config['agent']} run on {config['env']}, not ppo on goal_navigation")

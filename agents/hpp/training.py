@@ -8,6 +8,8 @@ import jax
 
 from simlab.agents.hpp import assets, prediction
 from simlab.agents.hpp.controller import export_controller, load_controller
+from simlab.agents.registry import make_agent
+from simlab.agents.train import TrainOptions, train
 from simlab.envs.navigation.goal_navigation import GoalNavigation
 
 PREDICTION = prediction.PredictionConfig(horizon=20, stride=5, hidden=(128, 128), epochs=30, batch_size=256,
@@ -20,9 +22,6 @@ def train_controller(out_dir: str = "runs/hpp_controller", seed: int = 0, steps:
                      path=assets.CONTROLLER) -> dict:
     """Trains the goal-reaching PPO controller (run directory `out_dir`) and exports it to `path` (default:
     the shipped asset)."""
-    from simlab.agents.registry import make_agent
-    from simlab.agents.train import TrainOptions, train
-
     agent = make_agent("ppo", "goal_navigation", total_steps=steps)
     train(agent, TrainOptions(total_steps=steps, seed=seed, out_dir=out_dir, eval_every=20, checkpoint_every=100))
     command = f"simlab train goal_navigation --agent ppo --steps {steps} --seed {seed} --out {out_dir}"

@@ -16,7 +16,6 @@ reshuffle_25 and noise observations.
 The pixel task `pong` ("puzzle Pong", `agents/sensory/pong_cli.py`) has one agent,
 cloned from a scripted teacher (`--teacher` defaults to it), and its own conditions:
 unshuffled, shuffled and shown_10/30/50/70 (`--fractions` picks others):
-
     simlab sensory train pong --bc-iterations 1500 --bc-episodes 64 --bc-updates 16 --time-budget 1500
     simlab sensory eval pong --episodes 100 --json
 """
@@ -24,13 +23,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import pathlib
 import sys
 import time
 
+import jax
+
+from simlab.agents.bc import BCConfig
+from simlab.agents.es.strategies import ESConfig
+from simlab.agents.evaluation import episode_length_of
+from simlab.agents.sensory import pong_cli
+from simlab.agents.sensory.evaluate import evaluate_conditions
 from simlab.agents.sensory.pong_cli import PIXEL_TASKS
 from simlab.agents.sensory.tasks import (AGENT_NAMES, CONDITIONS, PARAMS_DIR, TASKS, init_file, load_params,
                                          params_file, save_params, task_of)
+from simlab.agents.sensory.train import clone_agent, teacher_from_run, train_agent
 from simlab.engine import io as output
+from simlab.engine.wrappers import strip_reward_shaping
 
 
 def _train_agents(args) -> list[str]:
@@ -42,9 +51,7 @@ def _check_teacher(task_name: str, run_dir: str) -> None:
 
     Reward shaping and the contact model (`solver`) may differ: neither changes what the policy reads or drives.
     """
-    import pathlib
 
-    from simlab.envs.shaping import strip_reward_shaping
 
     path = pathlib.Path(run_dir) / "config.json"
     if not path.exists():
@@ -64,7 +71,6 @@ def _check_teacher(task_name: str, run_dir: str) -> None:
 
 def _bc_adam_steps(args) -> int:
     """Adam steps of the whole behaviour-cloning run (the length of the --bc-lr-end cosine decay)."""
-    from simlab.agents.evaluation import episode_length_of
 
     windows = 1
     if args.bc_window > 0:
@@ -74,14 +80,8 @@ def _bc_adam_steps(args) -> int:
 
 def _train(args) -> int:
     if args.task in PIXEL_TASKS:
-        from simlab.agents.sensory import pong_cli
-
         return pong_cli.train(args)
-    import jax
 
-    from simlab.agents.bc import BCConfig
-    from simlab.agents.es.strategies import ESConfig
-    from simlab.agents.sensory.train import clone_agent, teacher_from_run, train_agent
 
     task_of(args.task)
     command = "simlab sensory " + " ".join(args.argv)
@@ -144,10 +144,7 @@ def _train(args) -> int:
 
 def _eval(args) -> int:
     if args.task in PIXEL_TASKS:
-        from simlab.agents.sensory import pong_cli
-
         return pong_cli.evaluate(args)
-    from simlab.agents.sensory.evaluate import evaluate_conditions
 
     task = task_of(args.task)
     report = {}

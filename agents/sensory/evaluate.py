@@ -7,7 +7,7 @@ from typing import Callable
 import jax
 import numpy as np
 
-from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.evaluation import make_episode_returns
 from simlab.agents.sensory.tasks import CONDITIONS, SensoryTask, condition_env
 
 

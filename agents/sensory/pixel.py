@@ -1,7 +1,7 @@
 """The AttentionNeuron layer, pixel variant (Tang & Ha 2021), and its Pong policy.
 
 The inputs are `N` image patches `[N, D]`, `D = P*P*F` (a `[P, P, F]` block of the
-last `F` frames, oldest first, flattened as `envs.patch_transforms` does). Per
+last `F` frames, oldest first, flattened as `engine.wrappers.patches` does). Per
 patch `i`:
 
     delta_i = vec(x_i[..., 1:] - x_i[..., :-1])          frame differences

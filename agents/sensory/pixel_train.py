@@ -1,69 +1,59 @@
 """Behaviour cloning of the pixel sensory agent from a teacher that reads the true state.
 
-    bc = make_pixel_bc(base_env, teacher_act, PixelBCConfig(), PixelConfig())
+    bc = make_pixel_bc(patch_env, teacher_observation, teacher_act, PixelBCConfig(), PixelConfig())
     state = bc.init(key, params)
     state, metrics = jax.jit(bc.iteration)(state)
 
-The student sees shuffled patches `[N, D]` (`envs.patch_transforms`); at every
-step each environment shows a random subset of them (a fraction drawn from
-U(shown_min, shown_max), applied as a mask, which the layer treats exactly as
-removing the patches). The teacher reads `teacher_observation(state)`
-(for Pong, the `[6]` true state from `state.sim`).
-
-One `iteration` (DAgger): continue `num_envs` episodes (auto-reset) for
-`segment_steps` steps, executing the teacher's action with probability `beta`
-and the student's otherwise, label every step with the teacher's action, then
-take `updates` Adam steps on random minibatches of those steps (mean squared
-action error). `beta` decays geometrically per iteration. The policy has no
+This is `agents.bc`'s DAgger with per-step cloning (`PixelBCConfig` is a `BCConfig`): each
+iteration continues `num_episodes` auto-resetting episodes for `segment_steps` steps, executing
+the teacher's action with probability `beta` (decaying geometrically) and the student's
+otherwise, labels every step with the teacher's action, then takes `updates_per_iteration` Adam
+steps on minibatches of `minibatch_size` steps (mean squared action error). The policy has no
 recurrent state, so the loss is per step (no back-propagation through time).
+
+What is pixel-specific lives here: the student sees shuffled patches `[N, D]`
+(`engine.wrappers.patches`), and at every step each environment shows a random subset of them
+(a fraction drawn from U(shown_min, shown_max), applied as a mask, which the layer treats
+exactly as removing the patches); the teacher reads `teacher_observation(state)` (for Pong,
+the `[6]` true state from `state.sim`).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from simlab.agents.sensory.pixel import PixelConfig, make_pixel_apply
+from simlab.agents.bc.dagger import BCConfig, BehaviourCloning, make_behaviour_cloning
+from simlab.agents.policy import RecurrentPolicy
+from simlab.agents.sensory.pixel import PixelConfig, make_pixel_apply, make_pixel_policy
 from simlab.engine.env import Env, State
-from simlab.engine.struct import pytree_dataclass
-from simlab.engine.wrappers import wrap_for_training
+from simlab.engine.wrappers import TimeLimit
 
 
 @dataclasses.dataclass(frozen=True)
-class PixelBCConfig:
-    """num_envs x segment_steps labelled steps per iteration; updates minibatches of batch_size."""
+class PixelBCConfig(BCConfig):
+    """`BCConfig` with the pixel defaults (num_episodes x segment_steps labelled steps per iteration,
+    updates_per_iteration minibatches of minibatch_size), plus episode_length (where the running
+    episodes reset) and the range [shown_min, shown_max] of the fraction of patches shown."""
 
-    num_envs: int = 64
+    num_episodes: int = 64
+    learning_rate: float = 1e-3
+    beta_decay: float = 0.98
+    updates_per_iteration: int = 8
+    minibatch_size: int = 512
     segment_steps: int = 64
     episode_length: int = 1000
-    batch_size: int = 512
-    updates: int = 8
-    learning_rate: float = 1e-3
-    beta_init: float = 1.0
-    beta_decay: float = 0.98
     shown_min: float = 0.3
     shown_max: float = 0.7
-    grad_clip: float = 1.0
 
     def __post_init__(self):
-        if min(self.num_envs, self.segment_steps, self.episode_length, self.batch_size, self.updates) < 1:
-            raise ValueError("num_envs, segment_steps, episode_length, batch_size and updates must be >= 1")
+        super().__post_init__()
+        if min(self.segment_steps, self.episode_length, self.minibatch_size) < 1:
+            raise ValueError("segment_steps, episode_length and minibatch_size must be >= 1")
         if not 0.0 < self.shown_min <= self.shown_max <= 1.0:
             raise ValueError(f"need 0 < shown_min <= shown_max <= 1, got {self.shown_min}, {self.shown_max}")
-        if not 0.0 <= self.beta_init <= 1.0 or not 0.0 <= self.beta_decay <= 1.0:
-            raise ValueError("beta_init and beta_decay must lie in [0, 1]")
-
-
-@pytree_dataclass
-class PixelBCState:
-    params: Any
-    opt_state: Any
-    env_state: State
-    key: jax.Array
-    iteration: jax.Array
 
 
 def random_masks(key: jax.Array, batch: int, num_patches: int, low: float, high: float) -> jax.Array:
@@ -75,65 +65,17 @@ def random_masks(key: jax.Array, batch: int, num_patches: int, low: float, high:
     return ranks < shown
 
 
-@dataclasses.dataclass(frozen=True)
-class PixelBehaviourCloning:
-    """Build with `make_pixel_bc`."""
-
-    config: PixelBCConfig
-    pixel_config: PixelConfig
-    env: Env
-    teacher_observation: Callable[[State], jax.Array]
-    teacher_act: Callable[[jax.Array], jax.Array]
-    optimizer: optax.GradientTransformation
-
-    def init(self, key: jax.Array, params) -> PixelBCState:
-        env_key, key = jax.random.split(key)
-        return PixelBCState(params=params, opt_state=self.optimizer.init(params), env_state=self.env.reset(env_key),
-                            key=key, iteration=jnp.zeros((), jnp.int32))
-
-    def _loss(self, params, obs, masks, targets):
-        actions = jax.vmap(make_pixel_apply(self.pixel_config), in_axes=(None, 0, 0))(params, obs, masks)
-        return jnp.mean(jnp.sum((actions - targets) ** 2, axis=-1))
-
-    def iteration(self, state: PixelBCState) -> tuple[PixelBCState, dict]:
-        c = self.config
-        apply = jax.vmap(make_pixel_apply(self.pixel_config), in_axes=(None, 0, 0))
-        beta = c.beta_init * c.beta_decay ** state.iteration.astype(jnp.float32)
-        key, roll_key, fit_key = jax.random.split(state.key, 3)
-        num_patches = self.env.observation_spec.shape[0]
-
-        def body(env_state, step_key):
-            mask_key, mix_key = jax.random.split(step_key)
-            masks = random_masks(mask_key, c.num_envs, num_patches, c.shown_min, c.shown_max)
-            target = jnp.clip(self.teacher_act(self.teacher_observation(env_state)), -1.0, 1.0)
-            student = apply(state.params, env_state.obs, masks)
-            executed = jnp.where(jax.random.uniform(mix_key, (c.num_envs, 1)) < beta, target, student)
-            next_state = self.env.step(env_state, executed)
-            return next_state, (env_state.obs, masks, target, next_state.reward)
-
-        env_state, (obs, masks, targets, rewards) = jax.lax.scan(
-            body, state.env_state, jax.random.split(roll_key, c.segment_steps))
-        flat = jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:]), (obs, masks, targets))
-
-        def update(carry, batch_key):
-            params, opt_state = carry
-            index = jax.random.randint(batch_key, (c.batch_size,), 0, flat[0].shape[0])
-            loss, grads = jax.value_and_grad(self._loss)(params, *(x[index] for x in flat))
-            updates, opt_state = self.optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, opt_state), losses = jax.lax.scan(update, (state.params, state.opt_state),
-                                                   jax.random.split(fit_key, c.updates))
-        metrics = {"bc_loss": jnp.mean(losses), "beta": beta,
-                   "score_per_1000_steps": 1000.0 * jnp.mean(rewards)}
-        return PixelBCState(params=params, opt_state=opt_state, env_state=env_state, key=key,
-                            iteration=state.iteration + 1), metrics
+def masked_pixel_policy(pixel_config: PixelConfig) -> RecurrentPolicy:
+    """The pixel policy reading `(patches [N, D], mask [N] bool)`: the student of pixel cloning."""
+    apply = make_pixel_apply(pixel_config)
+    return dataclasses.replace(make_pixel_policy(pixel_config), name="sensory_pixel_masked",
+                               step=lambda params, carry, view: (carry, apply(params, *view)))
 
 
 def make_pixel_bc(patch_env: Env, teacher_observation: Callable[[State], jax.Array],
                   teacher_act: Callable[[jax.Array], jax.Array], config: PixelBCConfig | None = None,
-                  pixel_config: PixelConfig | None = None) -> PixelBehaviourCloning:
-    """Builds pixel behaviour cloning.
+                  pixel_config: PixelConfig | None = None) -> BehaviourCloning:
+    """Builds pixel behaviour cloning: `agents.bc.make_behaviour_cloning` with random patch masks.
 
     Args:
       patch_env: unbatched environment without a time limit whose observation is
@@ -146,8 +88,11 @@ def make_pixel_bc(patch_env: Env, teacher_observation: Callable[[State], jax.Arr
     spec = patch_env.observation_spec
     if len(spec.shape) != 2 or spec.shape[1] != pixel_config.patch_dim:
         raise ValueError(f"the student reads patches [N, {pixel_config.patch_dim}]; the environment observes "
-                         f"{spec.shape}; wrap it with envs.patch_transforms.PatchObservation "
+                         f"{spec.shape}; wrap it with engine.wrappers.PatchObservation "
                          f"(patch size {pixel_config.patch_size}, {pixel_config.num_frames} frames)")
-    env = wrap_for_training(patch_env, config.num_envs, config.episode_length, auto_reset="fresh")
-    optimizer = optax.chain(optax.clip_by_global_norm(config.grad_clip), optax.adam(config.learning_rate))
-    return PixelBehaviourCloning(config, pixel_config, env, teacher_observation, teacher_act, optimizer)
+
+    def view(key, patches):  # a fresh random subset of the patches at every step, for every environment
+        return patches, random_masks(key, config.num_episodes, spec.shape[0], config.shown_min, config.shown_max)
+
+    return make_behaviour_cloning([TimeLimit(patch_env, config.episode_length)], masked_pixel_policy(pixel_config),
+                                  teacher_act, teacher_observation, config, student_view=view)

@@ -2,7 +2,6 @@
 
 The agent plays `envs.classic.pong` (32 x 32 frames, 2 stacked) from 4 x 4
 patches (N = 64, D = 32). Conditions (all evaluated with the same parameters):
-
   unshuffled   every patch, in row-major order;
   shuffled     every patch, one random permutation per episode;
   shown_PCT    shuffled, and only round(PCT% of 64) random patches shown, a new
@@ -21,17 +20,17 @@ import time
 from typing import Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from simlab import envs
-from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.evaluation import make_episode_returns, make_evaluator
 from simlab.agents.sensory.pixel import PixelConfig, make_pixel_policy
+from simlab.agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc
 from simlab.agents.sensory.tasks import PARAMS_DIR
+from simlab.agents.sensory.train import teacher_from_run
 from simlab.engine.env import Env, State
-from simlab.engine.wrappers import TimeLimit, VmapWrapper
+from simlab.engine.wrappers import TimeLimit, with_patch_transforms
 from simlab.envs.classic.pong import Pong, tracking_action
-from simlab.envs.patch_transforms import with_patch_transforms
 
 PONG_CONFIG = PixelConfig(patch_size=4, num_frames=2, query_grid=(4, 4), message_size=32, head_hidden=(64,))
 NUM_PATCHES = (32 // 4) ** 2
@@ -78,7 +77,6 @@ def pong_teacher(spec: str = "scripted") -> Callable[[jax.Array], jax.Array]:
     """`act(state_obs [B, 6]) -> [B, 1]`: "scripted" (`tracking_action`) or a `simlab train pong_state` run dir."""
     if spec == "scripted":
         return tracking_action
-    from simlab.agents.sensory.train import teacher_from_run
 
     return teacher_from_run(spec)
 
@@ -89,26 +87,12 @@ def pong_params_path(stem: str = "pong") -> pathlib.Path:
 
 
 def _baseline_returns(kind: str, teacher_act, num_episodes: int):
-    env = VmapWrapper(envs.make("pong_state"), num_episodes)
+    """`returns(key) -> [num_episodes]` of the uniform random policy or the teacher on `pong_state`."""
+    def random_act(obs, key):
+        return jax.random.uniform(key, (obs.shape[0], 1), minval=-1.0, maxval=1.0)
 
-    def returns(key):
-        reset_key, act_key = jax.random.split(key)
-        state = env.reset(reset_key)
-
-        def body(carry, step_key):
-            state, total = carry
-            if kind == "random":
-                action = jax.random.uniform(step_key, (num_episodes, 1), minval=-1.0, maxval=1.0)
-            else:
-                action = teacher_act(state.obs)
-            state = env.step(state, action)
-            return (state, total + state.reward), None
-
-        (_, total), _ = jax.lax.scan(body, (state, jnp.zeros(num_episodes)),
-                                     jax.random.split(act_key, EPISODE_LENGTH))
-        return total
-
-    return returns
+    policy = random_act if kind == "random" else (lambda obs, key: teacher_act(obs))
+    return make_evaluator(envs.make("pong_state", episode_length=EPISODE_LENGTH), policy, num_episodes)
 
 
 def evaluate_pong(params, num_episodes: int = 100, seed: int = 0, conditions=CONDITIONS,
@@ -152,7 +136,6 @@ def evaluate_pong(params, num_episodes: int = 100, seed: int = 0, conditions=CON
 def train_pong(*, iterations: int, teacher: str = "scripted", config=None, seed: int = 0, initial_params=None,
                time_budget_s: float | None = None, log: Callable[[str], None] = print, log_every: int = 25):
     """Behaviour-clones the pixel agent on shuffled, randomly occluded Pong; returns `(params, history)`."""
-    from simlab.agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc
 
     config = config or PixelBCConfig()
     bc = make_pixel_bc(pong_patch_env("shuffled"), teacher_observation, pong_teacher(teacher), config, PONG_CONFIG)
@@ -160,7 +143,12 @@ def train_pong(*, iterations: int, teacher: str = "scripted", config=None, seed:
     params = initial_params if initial_params is not None else \
         make_pixel_policy(PONG_CONFIG).init(init_key, NUM_PATCHES)
     state = bc.init(bc_key, params)
-    step = jax.jit(bc.iteration)
+
+    @jax.jit
+    def step(state):
+        state, metrics = bc.iteration(state)
+        return state, {**metrics, "score_per_1000_steps": 1000.0 * metrics["reward_per_step"]}
+
     history = {"iteration": [], "bc_loss": [], "beta": [], "score_per_1000_steps": [], "seconds": []}
     start, losses, scores = time.perf_counter(), [], []
     for it in range(1, iterations + 1):
@@ -180,4 +168,4 @@ def train_pong(*, iterations: int, teacher: str = "scripted", config=None, seed:
             if time_budget_s is not None and elapsed > time_budget_s:
                 log(f"[pong bc] time budget of {time_budget_s:.0f}s reached at iteration {it}")
                 break
-    return state.params, history
+    return (state.average if config.ema else state.params), history

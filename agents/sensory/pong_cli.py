@@ -16,16 +16,16 @@ from __future__ import annotations
 import json
 import time
 
+import jax
+
+from simlab.agents.sensory.pixel_train import PixelBCConfig
+from simlab.agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition, train_pong
+from simlab.agents.sensory.tasks import init_file, load_params, params_file, save_params
+
 PIXEL_TASKS = ("pong",)
 
 
 def train(args) -> int:
-    import jax
-
-    from simlab.agents.sensory.pixel_train import PixelBCConfig
-    from simlab.agents.sensory.pong import train_pong
-    from simlab.agents.sensory.tasks import load_params, save_params
-
     if args.bc_iterations <= 0:
         raise SystemExit("pong is trained by behaviour cloning: give --bc-iterations N (> 0)")
     if args.es_generations > 0:
@@ -38,15 +38,14 @@ def train(args) -> int:
     if given:
         raise SystemExit(f"{', '.join(given)}: options of the state tasks, which pong does not use; drop them")
     teacher = args.teacher or "scripted"
-    config = PixelBCConfig(num_envs=args.bc_episodes, segment_steps=args.bc_segment, updates=args.bc_updates,
-                           learning_rate=args.bc_lr, beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,
+    config = PixelBCConfig(num_episodes=args.bc_episodes, segment_steps=args.bc_segment,
+                           updates_per_iteration=args.bc_updates, learning_rate=args.bc_lr,
+                           beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,
                            shown_min=args.shown_min, shown_max=args.shown_max)
     meta = {"command": "simlab sensory " + " ".join(args.argv), "task": "pong", "agent": "sensory",
             "teacher": teacher}
     params = None
     if args.init_from is not None:
-        from simlab.agents.sensory.tasks import init_file
-
         params, meta["init_from"] = load_params(init_file(args, "sensory"))
     start = time.perf_counter()
     params, history = train_pong(iterations=args.bc_iterations, teacher=teacher, config=config, seed=args.seed,
@@ -56,7 +55,6 @@ def train(args) -> int:
                   "final_loss": history["bc_loss"][-1]}
     meta["train_seconds"] = time.perf_counter() - start
     meta["devices"] = str(jax.devices())
-    from simlab.agents.sensory.tasks import params_file
 
     out = params_file(args.out_dir, args.name or "pong", "sensory")
     save_params(out, params, meta)
@@ -65,13 +63,9 @@ def train(args) -> int:
 
 
 def evaluate(args) -> int:
-    from simlab.agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition
-    from simlab.agents.sensory.tasks import load_params
-
     bad = [f for f in args.fractions or () if not 0.0 < f <= 1.0]
     if bad:
         raise SystemExit(f"--fractions must lie in (0, 1] (1 = every patch, always evaluated as 'shuffled'); got {bad}")
-    from simlab.agents.sensory.tasks import params_file
 
     params, _ = load_params(params_file(args.params, args.name or "pong", "sensory"))
     conditions = CONDITIONS if args.fractions is None else \

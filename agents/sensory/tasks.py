@@ -1,7 +1,6 @@
 """Tasks, evaluation conditions and parameter files of the sensory-neuron experiments.
 
 A task names a base environment and the policies compared on it:
-
     task = TASKS["cartpole_swingup"]
     env = condition_env(task, "shuffled")                  # unbatched, time-limited
     sensory, mlp = task.sensory_policy(), task.mlp_policy()
@@ -19,6 +18,7 @@ passed to `envs.make` for every condition, the teacher's run included.
 from __future__ import annotations
 
 import dataclasses
+import json
 import pathlib
 
 import jax
@@ -28,7 +28,7 @@ from simlab import envs
 from simlab.agents.policy import RecurrentPolicy
 from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
 from simlab.engine.env import Env
-from simlab.envs.transforms import with_observation_transforms
+from simlab.engine.wrappers import with_observation_transforms
 
 CONDITIONS = ("unshuffled", "shuffled", "reshuffle_25", "noise")
 AGENT_NAMES = ("sensory", "mlp")
@@ -102,7 +102,6 @@ def condition_env(task: SensoryTask, condition: str, episode_length: int | None 
 
 def save_params(path: pathlib.Path, params, meta: dict | None = None) -> None:
     """Writes a haiku parameter dict to `.npz` (keys `module::name`), plus JSON metadata under `__meta__`."""
-    import json
 
     flat = {f"{module}::{name}": np.asarray(value) for module, leaves in params.items()
             for name, value in leaves.items()}
@@ -115,7 +114,6 @@ def save_params(path: pathlib.Path, params, meta: dict | None = None) -> None:
 
 def load_params(path: pathlib.Path):
     """Reads `save_params` output: `(params, meta)`."""
-    import json
 
     if not pathlib.Path(path).exists():
         raise FileNotFoundError(f"no trained parameters at {path}; run `simlab sensory train TASK` first")

@@ -15,8 +15,10 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
-from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.bc import BCConfig, make_behaviour_cloning
 from simlab.agents.es.strategies import ESConfig, make_es
+from simlab.agents.evaluation import make_episode_returns
+from simlab.agents.loading import load_run
 from simlab.agents.sensory.tasks import SensoryTask, condition_env, task_of
 
 AGENTS = ("sensory", "mlp")
@@ -91,7 +93,6 @@ def train_agent(task_name: str, agent: str, *, generations: int, config: ESConfi
 
 def teacher_from_run(run_dir: str):
     """`act(clean_obs [B, O]) -> action [B, A]` of a deterministic policy trained by `simlab train`."""
-    from simlab.agents.loading import load_run
 
     teacher, teacher_state, _ = load_run(run_dir)
     act = teacher.policy(teacher_state, deterministic=True)
@@ -114,7 +115,6 @@ def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, con
     `select_iteration` and `select_return`, and `best_iteration`.
     With `config.ema > 0` the moving average of the parameters is validated and returned.
     """
-    from simlab.agents.bc import BCConfig, make_behaviour_cloning
 
     task = task_of(task_name)
     if agent not in AGENTS:
@@ -132,8 +132,6 @@ def clone_agent(task_name: str, agent: str, teacher_act, *, iterations: int, con
         raise ValueError("select_every must be >= 0 and select_episodes >= 1")
     validate = None
     if select_every:
-        from simlab.agents.es.rollout import make_episode_returns
-
         validation = jax.jit(make_episode_returns(envs_[0], policy, select_episodes))
         validate = lambda p: float(jnp.mean(validation(p, jax.random.key(VALIDATION_SEED + seed))))  # noqa: E731
         best = (validate(params), 0, params)

@@ -2,7 +2,7 @@
 
 Every task here simulates an in-repo MJCF (`envs/manipulation/assets/*.xml`) with
 `engine.physics`, keeps its `System` in `self.sys` and reads it only from there
-inside `reset`/`step`, so `envs.randomization.DomainRandomization` can substitute a
+inside `reset`/`step`, so `engine.wrappers.DomainRandomization` can substitute a
 per-environment system (masses, friction, gains) without retracing.
 """
 from __future__ import annotations

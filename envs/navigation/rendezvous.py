@@ -13,8 +13,8 @@ Multi-agent conventions (leading agent axis `K`):
 | `reward` | `[K]` | shared: `-spread * dt / L` per step, `+10` on success |
 | `terminated` | `[]` | all agents within `rendezvous_radius` of each other, in line of sight (`line_of_sight`) |
 
-`envs.navigation.parallel.ParallelRendezvous` maps this onto PettingZoo's
-parallel dict API (`{"agent_0": obs, ...}`). Agents do not collide with each
+`envs.pettingzoo.ParallelRendezvous` (the generic `SimlabParallelEnv("rendezvous")`) maps this onto
+PettingZoo's parallel dict API (`{"agent_0": obs, ...}`). Agents do not collide with each
 other (documented simplification); they do collide with walls and obstacles.
 """
 from __future__ import annotations
@@ -142,6 +142,10 @@ class Rendezvous(Env):
         b = positions[jnp.array([j for _, j in pairs])]
         seen = jax.vmap(lambda p, q: world.visible(self.world, layout, p, q))(a, b)
         return close & jnp.all(seen)
+
+    def global_state(self, state: State) -> jax.Array:
+        """Global state for centralized critics (the parallel adapter's `state()`): all poses `[K * 3]`."""
+        return state.sim.poses.reshape(-1)
 
     def render_rgb(self, state: State, width: int = 320, height: int = 320):
         """Top-down view of obstacles and all robots (one colour each)."""

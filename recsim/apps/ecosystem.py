@@ -126,7 +126,7 @@ def run_study(seed=0, num_runs=40, num_users=2000, horizon=300, num_docs=400, sl
 
 def plot_study(result: StudyResult, path: str) -> str:
     """Write a PNG: mean user utility per step and provider-click HHI over time, per policy."""
-    import matplotlib
+    import matplotlib  # lazy (heavy): only the study plot needs it
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from simlab.engine.distributions import MultivariateNormalDiag, Normal
 from simlab.recsim import choice
 from simlab.recsim.core import Network, Runtime, Variable, previous
-from simlab.recsim.distributions import MultivariateNormalDiag, Normal
 from simlab.recsim.inference import fit_mle, hmc_posterior
 
 TRUE_PARAMS = {"sensitivity": 2.0, "memory": 0.7, "noise": 0.3}

@@ -25,9 +25,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from simlab.engine.distributions import PlackettLuce
 from simlab.engine.struct import pytree_dataclass
 from simlab.recsim import choice
-from simlab.recsim.distributions import PlackettLuce
 
 
 @dataclasses.dataclass(frozen=True)

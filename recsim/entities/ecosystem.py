@@ -20,9 +20,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from simlab.engine.distributions import GaussianMixture, Normal
 from simlab.engine.struct import pytree_dataclass, static_field
 from simlab.recsim import affinities, choice
-from simlab.recsim.distributions import GaussianMixture, Normal
 
 AFFINITY_OFFSET = 2.0  # the "+ 2" that keeps typical affinities positive
 

@@ -7,9 +7,8 @@ import pytest
 from simlab import envs
 from simlab.engine.env import Env, initial_state
 from simlab.engine.specs import BoxSpec
-from simlab.engine.wrappers import TimeLimit
-from simlab.envs.patch_transforms import (OccludePatches, PatchObservation, ShufflePatches, image_to_patches,
-                                          patches_to_image, with_patch_transforms)
+from simlab.engine.wrappers import (OccludePatches, PatchObservation, ShufflePatches, TimeLimit, image_to_patches,
+                                    patches_to_image, with_patch_transforms)
 
 
 class Counter(Env):

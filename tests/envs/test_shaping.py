@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simlab import envs
-from simlab.envs.shaping import ActionRatePenalty, strip_reward_shaping
+from simlab.engine.wrappers import ActionRatePenalty, strip_reward_shaping
 
 
 def _rollout(env, actions, key):

@@ -5,10 +5,9 @@ import numpy as np
 import pytest
 
 from simlab import envs
-from simlab.engine.wrappers import TimeLimit, VmapWrapper, wrap_for_training
+from simlab.engine.wrappers import (NoiseChannels, ShuffleObservation, TimeLimit, VmapWrapper, inverse_permutation,
+                                    unshuffled_observation, with_observation_transforms, wrap_for_training)
 from simlab.envs.classic.cartpole_swingup import CartPoleSwingUp
-from simlab.envs.transforms import (NoiseChannels, ShuffleObservation, inverse_permutation, unshuffled_observation,
-                                    with_observation_transforms)
 
 NUM_ENVS = 64
 

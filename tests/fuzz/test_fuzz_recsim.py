@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 from hypothesis import event, given, strategies as st
 
+from simlab.engine.distributions import Normal
 from simlab.recsim import DependencyCycleError, Network, Runtime, Variable, previous
-from simlab.recsim.distributions import Normal
 from fuzz_settings import bounded, deep, jax_internal
 
 NAMES = ["a", "b", "c", "d", "e"]

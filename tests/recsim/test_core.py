@@ -4,8 +4,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from simlab.engine.distributions import Normal
 from simlab.recsim.core import (DependencyCycleError, Network, Runtime, Variable, previous)
-from simlab.recsim.distributions import Normal
 
 
 def _const(value):

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from scipy import special, stats
 
+from simlab.engine.distributions import Normal
 from simlab.recsim import state_models as sm
 from simlab.recsim.core import Network, Runtime, Variable, previous
-from simlab.recsim.distributions import Normal
 
 
 def test_finite_state_markov_controlled_and_not():

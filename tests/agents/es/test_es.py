@@ -6,11 +6,11 @@ import pytest
 
 from simlab import envs
 from simlab.agents.bc import BCConfig, make_behaviour_cloning
-from simlab.agents.es.rollout import make_episode_returns, make_population_fitness
+from simlab.agents.es.rollout import make_population_fitness
 from simlab.agents.es.strategies import ESConfig, make_es
-from simlab.agents.evaluation import make_evaluator
+from simlab.agents.evaluation import make_episode_returns, make_evaluator
 from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
-from simlab.envs.transforms import with_observation_transforms
+from simlab.engine.wrappers import with_observation_transforms
 from learning_cases import CASES, es_quadratic as quadratic
 
 
@@ -131,10 +131,10 @@ def test_feed_executed_action_gives_the_student_the_executed_previous_action(sho
     losses = {}
     for feed in (False, True):
         bc = make_behaviour_cloning([env], student, teacher, 5, BCConfig(num_episodes=4, feed_executed_action=feed))
-        obs, targets, alive, executed = jax.jit(bc._collect, static_argnums=0)(env, params, 1.0,
-                                                                              jax.random.key(3))
-        np.testing.assert_array_equal(np.asarray(executed), np.asarray(targets))  # beta = 1: the teacher drives
-        losses[feed] = float(bc._loss(params, obs, targets, alive, executed))
+        batch = jax.jit(bc._collect, static_argnums=0)(env, params, 1.0, jax.random.key(3))
+        obs, targets, alive = batch.obs, batch.targets, batch.alive
+        np.testing.assert_array_equal(np.asarray(batch.executed), np.asarray(targets))  # beta = 1: the teacher drives
+        losses[feed] = float(bc._loss(params, batch))
 
     def manual(carry, inputs):  # the student's carry overwritten with the teacher's action after each step
         obs_t, target_t = inputs
@@ -179,6 +179,32 @@ def test_aggregate_keeps_a_ring_of_past_batches_and_still_fits():
     np.testing.assert_array_equal(snapshots[2][0][1], snapshots[1][0][1])
     with pytest.raises(ValueError, match="aggregate"):
         BCConfig(aggregate=-1)
+
+
+def test_per_step_cloning_runs_on_segments_of_running_episodes(short_env):
+    """`segment_steps` + `minibatch_size` (the pixel agent's mode) with a feed-forward student: the environments
+    run on across iterations (50-step episodes, segments of 20: a step counter goes 20, 40, 10 unless the cart
+    leaves the track and the episode restarts early), the ring keeps segments, and recurrent students or
+    minibatches without segments are refused."""
+    teacher = lambda clean_obs: jnp.tanh(clean_obs[:, :1])  # noqa: E731
+    student = make_mlp_policy(5, 1, (8,))
+    config = BCConfig(num_episodes=3, learning_rate=1e-2, updates_per_iteration=3, segment_steps=20,
+                      minibatch_size=16, aggregate=2)
+    bc = make_behaviour_cloning([short_env], student, teacher, 5, config)
+    state, steps = run_iterations(bc, student.init(jax.random.key(1)), 3,
+                                  lambda state, metrics: np.asarray(state.env_states[0].info["steps"]).tolist())
+    steps = np.asarray([[0] * 3] + steps)
+    continued = steps[1:] == (steps[:-1] + 20) % 50
+    assert np.all(continued | (steps[1:] < 20)) and continued[1].any()  # iteration 2 did not start afresh
+    ring = state.replay[0]
+    assert ring.storage.obs.shape == (2, 20, 3, 5) and bool(ring.storage.alive.all()) and int(ring.size) == 2
+    with pytest.raises(ValueError, match="needs segment_steps"):
+        BCConfig(minibatch_size=16)
+    with pytest.raises(ValueError, match="excludes bptt_window"):
+        BCConfig(minibatch_size=16, segment_steps=8, bptt_window=4)
+    with pytest.raises(ValueError, match="recurrent state"):
+        make_behaviour_cloning([short_env], make_sensory_policy(1, num_queries=4, message_size=8), teacher, 5,
+                               BCConfig(segment_steps=8))
 
 
 def test_ema_averages_the_parameters_once_per_iteration(short_env):

@@ -13,7 +13,7 @@ from simlab.agents.sensory import cli
 from simlab.agents.sensory.tasks import CONDITIONS, condition_env, load_params, params_path, task_of
 from simlab.engine.env import Env, initial_state
 from simlab.engine.specs import BoxSpec
-from simlab.envs.transforms import ShuffleObservation
+from simlab.engine.wrappers import ShuffleObservation
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from simlab.agents.sensory.pixel import (PixelConfig, grid_query_table, make_pixel_apply, make_pixel_policy,
                                          make_pixel_probe)
-from simlab.agents.sensory.pixel_train import random_masks
+from simlab.agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc, random_masks
 from simlab.agents.sensory.pong import CONDITIONS, NUM_PATCHES, num_shown_of, pong_params_path, pong_patch_env
 
 CONFIG = PixelConfig(patch_size=4, num_frames=2, query_grid=(2, 3), message_size=8, head_hidden=(8,))
@@ -46,6 +46,36 @@ def test_any_number_of_patches_and_masks_equal_removal(params):
     assert int(mask.sum()) == 7
     np.testing.assert_allclose(np.asarray(apply(params, patches, mask)), np.asarray(apply(params, patches[mask])),
                                atol=1e-6)
+
+
+def test_pixel_cloning_is_dagger_on_shown_subsets_of_running_pong_games():
+    """`make_pixel_bc` is `agents.bc`'s DAgger: a segment of auto-resetting games, each step showing the student a
+    random 25-50% of the patches (a mask, fresh per step and game) and labelled with the teacher's action on the
+    true state; two iterations move the parameters and run the games on."""
+    from simlab.agents.sensory.pong import teacher_observation
+    from simlab.envs.classic.pong import tracking_action
+
+    config = PixelBCConfig(num_episodes=3, segment_steps=5, episode_length=7, minibatch_size=8,
+                           updates_per_iteration=2, shown_min=0.25, shown_max=0.5)
+    bc = make_pixel_bc(pong_patch_env("shuffled"), teacher_observation, tracking_action, config, CONFIG)
+    start = make_pixel_policy(CONFIG).init(jax.random.key(0), NUM_PATCHES)
+    state = bc.init(jax.random.key(1), start)
+    _, batch = jax.jit(bc._continue, static_argnums=0)(bc.envs[0], state.env_states[0], start, 1.0,
+                                                       jax.random.key(2))
+    patches, masks = batch.obs
+    assert patches.shape == (5, 3, NUM_PATCHES, 32) and masks.shape == (5, 3, NUM_PATCHES)
+    shown = np.asarray(masks.sum(axis=-1))
+    assert shown.min() >= 16 and shown.max() <= 32 and len(set(shown.ravel().tolist())) > 1
+    np.testing.assert_array_equal(np.asarray(batch.executed), np.asarray(batch.targets))  # beta = 1
+    step = jax.jit(bc.iteration)
+    state, first = step(state)
+    state, second = step(state)
+    assert np.asarray(state.env_states[0].info["steps"]).tolist() == [3, 3, 3]  # 10 steps of 7-step games
+    np.testing.assert_allclose([float(first["beta"]), float(second["beta"])], [1.0, 0.98])
+    assert np.isfinite(float(second["bc_loss"]))
+    assert not np.allclose(jax.tree_util.tree_leaves(state.params)[0], jax.tree_util.tree_leaves(start)[0])
+    with pytest.raises(ValueError, match="shown_min"):
+        PixelBCConfig(shown_min=0.8, shown_max=0.5)
 
 
 def test_bad_inputs_raise(params):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from simlab.agents.bc import BCConfig
-from simlab.agents.es.rollout import make_episode_returns
+from simlab.agents.evaluation import make_episode_returns
 from simlab.agents.sensory.tasks import condition_env, task_of
 from simlab.agents.sensory.train import VALIDATION_SEED, clone_agent
 

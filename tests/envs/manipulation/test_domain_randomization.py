@@ -10,8 +10,7 @@ from simlab import envs
 from simlab.engine import physics
 from simlab.engine.env import Env, initial_state
 from simlab.engine.specs import BoxSpec
-from simlab.engine.wrappers import wrap_for_training
-from simlab.envs.randomization import DomainRandomization
+from simlab.engine.wrappers import DomainRandomization, wrap_for_training
 
 # A box that slides on the floor (free joint) and, far from it, a motor-driven hinge
 # rotating about the vertical axis (gravity exerts no torque on it).

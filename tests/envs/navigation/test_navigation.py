@@ -7,7 +7,6 @@ import pytest
 from simlab import engine
 from simlab import envs
 from simlab.envs.navigation import world
-from simlab.envs.navigation.parallel import ParallelRendezvous
 
 ONE_BOX = world.Layout(jnp.array([[2.0, 1.0]]), jnp.array([[0.5, 0.25]]), jnp.array([np.pi / 4]))
 ONE_BOX_CONFIG = world.WorldConfig(arena=10.0, num_obstacles=1, max_range=8.0)
@@ -87,19 +86,6 @@ def test_layout_families_differ():
     assert float(held.half_extents[:, 0].min()) >= 0.8 and float(held.half_extents[:, 1].max()) <= 0.3
     with pytest.raises(ValueError, match="family"):
         world.WorldConfig(family="test")
-
-
-def test_parallel_api():
-    from pettingzoo.test import parallel_api_test
-
-    env = ParallelRendezvous(num_agents=3)
-    parallel_api_test(env, num_cycles=50)
-    obs, _ = env.reset(seed=3)
-    assert set(obs) == {"agent_0", "agent_1", "agent_2"} and obs["agent_0"].shape == (72,)
-    with pytest.raises(ValueError, match="missing"):
-        env.step({"agent_0": np.zeros(2, np.float32)})
-    with pytest.raises(ValueError, match="shape"):
-        env.step({a: np.zeros(3, np.float32) for a in env.agents})
 
 
 def test_line_of_sight_and_the_success_test():

@@ -22,7 +22,7 @@ import numpy as np
 
 from simlab.engine.env import Env, State
 from simlab.engine.specs import BoxSpec
-from simlab.engine.wrappers import Wrapper
+from simlab.engine.wrappers.core import Wrapper
 
 
 def _flat_box_size(env: Env, wrapper: str) -> int:

@@ -1,4 +1,4 @@
-"""Composable environment wrappers: time limit, auto-reset, episode statistics, vmap.
+"""The core wrappers: the base `Wrapper`, time limit, auto-reset, episode statistics, vmap and batching.
 
 Typical training stack (what `envs.make(name, num_envs=n)` builds):
 

@@ -1,11 +1,12 @@
 """Reward shaping wrappers: terms added to the *training* reward only.
 
     env = ActionRatePenalty(envs.make("ant", episode_length=None), weight=0.5)
-    env = envs.make("ant", action_rate_penalty=0.5)          # the same, inside the time limit
+    env = envs.make("ant", wrappers=[functools.partial(ActionRatePenalty, weight=0.5)])  # inside the time limit
+    env = envs.make("ant", action_rate_penalty=0.5)          # the same: the shortcut keyword
 
 A shaped environment keeps its observation and dynamics, so a policy trained on it is
-evaluated on the plain environment. `envs.make` applies these before the time limit and
-auto-reset wrappers, so every episode starts from a fresh shaping state.
+evaluated on the plain environment. `envs.make` applies its `wrappers` before the time limit
+and auto-reset wrappers, so every episode starts from a fresh shaping state.
 
 Keys written to `State.info`: ActionRatePenalty: `previous_action` (float32 [A]).
 Metrics added: ActionRatePenalty: `reward_action_rate` (the term, <= 0).
@@ -17,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from simlab.engine.env import Env, State
-from simlab.engine.wrappers import Wrapper
+from simlab.engine.wrappers.core import Wrapper
 
-# `envs.make` keyword arguments that only shape the reward (observation, actions and dynamics are
+# `envs.make` shortcut keywords that only shape the reward (observation, actions and dynamics are
 # unchanged): a teacher trained with them can drive the plain environment.
 REWARD_SHAPING_OPTIONS = ("action_rate_penalty",)
 

@@ -6,6 +6,7 @@
                 "act_gain": sys.act_gain * jax.random.uniform(gain_key, sys.act_gain.shape, minval=0.8, maxval=1.2)}
 
     env = envs.make("ant", num_envs=1024, randomize=randomize)
+    # the same: envs.make("ant", num_envs=1024, wrappers=[functools.partial(DomainRandomization, randomize=randomize)])
     state = jax.jit(env.reset)(key)          # state.info["sys_params"]["act_gain"]: [1024, nu]
     state = jax.jit(env.step)(state, action) # one call steps 1024 different systems
 
@@ -36,7 +37,7 @@ import jax.numpy as jnp
 
 from simlab.engine.env import Env, State
 from simlab.engine.physics import System
-from simlab.engine.wrappers import Wrapper
+from simlab.engine.wrappers.core import Wrapper
 
 Randomizer = Callable[[System, jax.Array], "Mapping[str, jax.Array] | System"]
 INFO_KEY = "sys_params"
@@ -63,7 +64,9 @@ class DomainRandomization(Wrapper):
         super().__init__(env)
         if not isinstance(getattr(env, "sys", None), System):
             raise TypeError(f"domain randomization needs an environment with a physics System in `.sys`; "
-                            f"{type(env).__name__} has none (wrap the unwrapped physics env, before TimeLimit/vmap)")
+                            f"{type(env).__name__} has none (wrap the unwrapped physics env, before TimeLimit/vmap and "
+                            "other wrappers: with envs.make, list functools.partial(DomainRandomization, randomize=fn) "
+                            "first in wrappers=[...] instead of randomize=fn, which appends it after them)")
         if not callable(randomize):
             raise TypeError(f"randomize must be a function (sys, key) -> dict of System fields, got {randomize!r}")
         self.randomize = randomize

@@ -10,7 +10,7 @@
   `[P, P, C]` block flattened (row, column, channel).
 * `ShufflePatches(env, reshuffle_every=None)`: `obs[perm]`, one permutation per
   episode, optionally a new one after steps K, 2K, ... (as
-  `envs.transforms.ShuffleObservation`, but over patches).
+  `engine.wrappers.observation.ShuffleObservation`, but over patches).
 * `OccludePatches(env, num_shown, resample_every=1)`: shows `k = num_shown` of the
   `N` patches: the rows `obs[shown]`, with `shown` `k` distinct indices drawn
   uniformly and kept in increasing order. The subset is redrawn at every reset
@@ -32,8 +32,8 @@ import numpy as np
 
 from simlab.engine.env import Env, State
 from simlab.engine.specs import BoxSpec
-from simlab.engine.wrappers import Wrapper
-from simlab.envs.transforms import ShuffleObservation
+from simlab.engine.wrappers.core import Wrapper
+from simlab.engine.wrappers.observation import ShuffleObservation
 
 
 def _positive_or_none(value, name: str) -> int | None:
@@ -110,7 +110,7 @@ class ShufflePatches(ShuffleObservation):
 
     A permutation is drawn at every reset and, with `reshuffle_every=K`, after
     steps K, 2K, ... of the episode. `info["patch_permutation"]` holds it. The
-    mechanics are `envs.transforms.ShuffleObservation`'s, applied to patch rows.
+    mechanics are `engine.wrappers.observation.ShuffleObservation`'s, applied to patch rows.
     """
 
     _INFO_KEYS = ("patch_permutation", "patch_shuffle_key", "patch_shuffle_steps")

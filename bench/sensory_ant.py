@@ -4,16 +4,16 @@
     simlab bench sensory_ant --teacher RUN_DIR    # also re-export the teacher from a `simlab train` run
 
 The Ant observation (27 numbers: qpos[2:], qvel) is shuffled at reset and re-shuffled
-after every 200 steps (`TASKS["ant"].shuffle_every`). Loads `agents/sensory/params/ant_{sensory,mlp}.npz`
+after every 200 steps (`TASKS["ant"].shuffle_every`). Loads `agents/sensory/params/ant_{sensory,mlp}/`
 (written by the `simlab sensory train ant ...` command recorded inside them) and the teacher's
-deterministic policy `ant_teacher.npz` (exported from the PPO run by this script, 64x64 tanh MLP plus
+deterministic policy `ant_teacher/` (exported from the PPO run by this script, 64x64 tanh MLP plus
 its observation normaliser), runs `--episodes` 1000-step episodes per (agent, condition) and writes
 OUT/sensory_ant.json and sensory_ant.png: the per-step reward (moving average) and the
 cumulative return against time, with the shuffle events marked.
 
 OUT is `--out DIR` (default ./simlab_results/sensory_ant); `--publish` writes the tracked bench/results/
-instead. With `--teacher`, the exported teacher goes to OUT/ant_teacher.npz and is the one evaluated;
-only `--publish` replaces the shipped agents/sensory/params/ant_teacher.npz. Existing files are not
+instead. With `--teacher`, the exported teacher goes to OUT/ant_teacher/ and is the one evaluated;
+only `--publish` replaces the shipped agents/sensory/params/ant_teacher/. Existing files are not
 replaced without `--overwrite`, and a refusal comes before any work (bench/output.py).
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ import numpy as np
 from bench import harness, output
 
 TASK = "ant"
-TEACHER_FILE = "ant_teacher.npz"
+TEACHER_FILE = "ant_teacher"  # a save_params directory
 SMOOTH = 25  # steps of the moving average in the plot
 # How the shipped teacher was trained (the PPO settings of bench.configs.BENCH_CONFIGS["train_ant"] as JSON),
 # with the training reward shaped for smooth control (engine.wrappers.ActionRatePenalty, weight 1.0): a teacher
@@ -263,10 +263,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.teacher_file = None
     if args.teacher:
-        # The exported teacher follows the same policy: OUT/ant_teacher.npz, the shipped file only with --publish.
+        # The exported teacher follows the same policy: OUT/ant_teacher/, the shipped file only with --publish.
         teacher_dir = teacher_path().parent if args.publish else args.out
         try:
-            output.check_writable(teacher_dir, [TEACHER_FILE], overwrite=args.overwrite or args.publish)
+            output.check_writable(teacher_dir, [TEACHER_FILE + "/"], overwrite=args.overwrite or args.publish)
         except ValueError as err:
             print(f"{prog}: error: {err}", file=sys.stderr)
             return 2

@@ -2,7 +2,7 @@
 
     python -m bench.sensory_pong --episodes 100
 
-Loads `agents/sensory/params/pong_sensory.npz` (made by the `simlab sensory
+Loads `agents/sensory/params/pong_sensory/` (made by the `simlab sensory
 train pong` command stored inside it) and scores, over `--episodes` episodes of
 1000 steps each: the random policy, the scripted teacher (true state), and the
 agent unshuffled, shuffled, and shuffled with 10/30/50/70/100% of the 64

@@ -5,10 +5,10 @@
 
 `train` fits the sensory agent and the same-budget MLP baseline (behaviour cloning
 from a teacher run of `simlab train`, then optionally evolution strategies) and
-writes `OUT/<name>_{sensory,mlp}.npz` (name: `--name`, default the task) with the
+writes `OUT/<name>_{sensory,mlp}/` (name: `--name`, default the task) with the
 command that produced them. OUT is `--out DIR`, default ./simlab_results/sensory;
 `--publish` writes the shipped `agents/sensory/params/` instead. Existing files are
-not replaced without `--overwrite`. `--init-from STEM` continues from `STEM_<agent>.npz`
+not replaced without `--overwrite`. `--init-from STEM` continues from `STEM_<agent>/`
 in OUT, else in the shipped parameters. `eval` loads the shipped files (or those in
 `--params DIR`) and prints mean and sd of the return for unshuffled, shuffled,
 reshuffle_25 and noise observations.
@@ -205,13 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--sigma", type=float, default=0.1)
     p_train.add_argument("--time-budget", type=float, default=None, help="seconds per training phase")
     p_train.add_argument("--seed", type=int, default=0)
-    p_train.add_argument("--name", default=None, help="file stem: writes OUT/<name>_<agent>.npz (default <task>)")
-    output.add_output_arguments(p_train, "sensory", published=PARAMS_DIR, what="trained parameters (.npz)")
+    p_train.add_argument("--name", default=None, help="file stem: writes OUT/<name>_<agent>/ (default <task>)")
+    output.add_output_arguments(p_train, "sensory", published=PARAMS_DIR, what="trained parameters (one directory per agent)")
     p_train.add_argument("--bc-segment", type=int, default=64, help="pong: steps collected per BC iteration")
     p_train.add_argument("--shown-min", type=float, default=0.3, help="pong: least fraction of patches shown")
     p_train.add_argument("--shown-max", type=float, default=0.7, help="pong: largest fraction of patches shown")
     p_train.add_argument("--init-from", default=None,
-                         help="file stem to start from: STEM_<agent>.npz in OUT, else in the shipped parameters "
+                         help="file stem to start from: STEM_<agent> in OUT, else in the shipped parameters "
                               "(e.g. the task name)")
     p_train.set_defaults(func=_train)
 
@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--json", action="store_true")
     p_eval.add_argument("--params", default=PARAMS_DIR,
                         help="directory of the parameters to evaluate (default: the shipped agents/sensory/params)")
-    p_eval.add_argument("--name", default=None, help="file stem: evaluates <params>/<name>_<agent>.npz (default <task>)")
+    p_eval.add_argument("--name", default=None, help="file stem: evaluates <params>/<name>_<agent> (default <task>)")
     p_eval.add_argument("--fractions", type=float, nargs="+", default=None,
                         help="pong: fractions of patches shown (default 0.1 0.3 0.5 0.7 and all)")
     p_eval.set_defaults(func=_eval)
@@ -236,7 +236,7 @@ def main(argv=None) -> int:
     if getattr(args, "episodes", 1) < 1:
         raise SystemExit("--episodes must be >= 1")
     if args.command == "train":
-        files = [params_file(".", args.name or args.task, agent).name for agent in _train_agents(args)]
+        files = [params_file(".", args.name or args.task, agent).name + "/" for agent in _train_agents(args)]
         try:
             args.out_dir = output.prepare_output(args, "sensory", files, published=PARAMS_DIR)
         except ValueError as err:

@@ -82,8 +82,8 @@ def pong_teacher(spec: str = "scripted") -> Callable[[jax.Array], jax.Array]:
 
 
 def pong_params_path(stem: str = "pong") -> pathlib.Path:
-    """Where the pixel agent's parameters `<stem>_sensory.npz` live (the shipped ones: stem "pong")."""
-    return PARAMS_DIR / f"{stem}_sensory.npz"
+    """Where the pixel agent's parameters `<stem>_sensory` live (the shipped ones: stem "pong")."""
+    return PARAMS_DIR / f"{stem}_sensory"
 
 
 def _baseline_returns(kind: str, teacher_act, num_episodes: int):

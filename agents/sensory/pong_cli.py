@@ -7,7 +7,7 @@
 `train` behaviour-clones the pixel sensory agent from the scripted tracking
 teacher (or `--teacher RUN_DIR`, a `simlab train pong_state` run) on shuffled
 patches with a random `--shown-min`..`--shown-max` fraction shown at every step,
-and writes `agents/sensory/params/pong_sensory.npz`. `eval` scores the random
+and writes `agents/sensory/params/pong_sensory/`. `eval` scores the random
 policy, the teacher and the agent unshuffled, shuffled and with 10/30/50/70% of
 the patches shown (no retraining): mean ± sd of points for minus points against.
 """

@@ -18,13 +18,12 @@ passed to `envs.make` for every condition, the teacher's run included.
 from __future__ import annotations
 
 import dataclasses
-import json
 import pathlib
 
 import jax
-import numpy as np
 
 from simlab import envs
+from simlab.agents import checkpoint
 from simlab.agents.policy import RecurrentPolicy
 from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
 from simlab.engine.env import Env
@@ -101,45 +100,33 @@ def condition_env(task: SensoryTask, condition: str, episode_length: int | None 
 
 
 def save_params(path: pathlib.Path, params, meta: dict | None = None) -> None:
-    """Writes a haiku parameter dict to `.npz` (keys `module::name`), plus JSON metadata under `__meta__`."""
-
-    flat = {f"{module}::{name}": np.asarray(value) for module, leaves in params.items()
-            for name, value in leaves.items()}
-    flat["__meta__"] = np.array(json.dumps(meta or {}))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez(tmp, **flat)
-    tmp.replace(path)
+    """Writes a haiku parameter dict and JSON metadata to the directory `path` (`agents.checkpoint.save_params`:
+    simlab's one save format, orbax with checksums; replaced atomically)."""
+    checkpoint.save_params(path, params, meta or {})
 
 
 def load_params(path: pathlib.Path):
-    """Reads `save_params` output: `(params, meta)`."""
-
-    if not pathlib.Path(path).exists():
-        raise FileNotFoundError(f"no trained parameters at {path}; run `simlab sensory train TASK` first")
-    params: dict = {}
-    with np.load(path) as data:
-        meta = json.loads(str(data["__meta__"]))
-        for key in data.files:
-            if key == "__meta__":
-                continue
-            module, name = key.split("::")
-            params.setdefault(module, {})[name] = jax.numpy.asarray(data[key])
-    return params, meta
+    """Reads `save_params` output: `(params, meta)`, the parameters as JAX arrays."""
+    try:
+        params, meta = checkpoint.load_params(path)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no trained parameters at {path}; run `simlab sensory train TASK` first") from None
+    return jax.tree_util.tree_map(jax.numpy.asarray, params), meta
 
 
 def params_path(task_name: str, agent: str) -> pathlib.Path:
     """Where the shipped parameters of `agent` ('sensory' or 'mlp') on `task_name` live."""
-    return PARAMS_DIR / f"{task_name}_{agent}.npz"
+    return PARAMS_DIR / f"{task_name}_{agent}"
 
 
 def params_file(directory, stem: str, agent: str):
-    """`directory/<stem>_<agent>.npz`: where `train` writes, and `eval` and `--init-from` read, parameters."""
-    return pathlib.Path(directory) / f"{stem}_{agent}.npz"
+    """`directory/<stem>_<agent>` (a `save_params` directory): where `train` writes, and `eval` and `--init-from`
+    read, parameters."""
+    return pathlib.Path(directory) / f"{stem}_{agent}"
 
 
 def init_file(args, agent: str):
-    """The file `--init-from STEM` names for `agent`: `STEM_<agent>.npz` in the output directory if it is
+    """The file `--init-from STEM` names for `agent`: `STEM_<agent>` in the output directory if it is
     there, else among the shipped parameters."""
     mine = params_file(args.out_dir, args.init_from, agent)
     return mine if mine.exists() else params_file(PARAMS_DIR, args.init_from, agent)

@@ -90,19 +90,19 @@ def test_sensory_train_writes_outside_the_package_and_refuses_to_overwrite(tmp_p
 
     monkeypatch.chdir(tmp_path)
     shipped = _digest(PARAMS_DIR)
-    mine = tmp_path / "simlab_results" / "sensory" / "cartpole_swingup_mlp.npz"
-    mine.parent.mkdir(parents=True)
-    mine.write_bytes(b"keep")
+    mine = tmp_path / "simlab_results" / "sensory" / "cartpole_swingup_mlp"
+    mine.mkdir(parents=True)
+    (mine / "keep").write_bytes(b"keep")
     argv = ["sensory", "train", "cartpole_swingup", "--es-generations", "1"]
     assert cli.main(argv) == 2  # the default OUT holds this run's file: refused before training
     err = capsys.readouterr().err
-    assert "cartpole_swingup_mlp.npz already exists" in err and "--overwrite" in err
-    assert mine.read_bytes() == b"keep" and _digest(PARAMS_DIR) == shipped
+    assert "cartpole_swingup_mlp already exists" in err and "--overwrite" in err
+    assert (mine / "keep").read_bytes() == b"keep" and _digest(PARAMS_DIR) == shipped
     args = sensory_cli.build_parser().parse_args(["train", "pong", "--publish"])
     assert io.resolve_out_dir(args, "sensory", PARAMS_DIR) == PARAMS_DIR
     args.out_dir = tmp_path
     args.init_from = "pong"
-    assert sensory_cli.init_file(args, "sensory") == PARAMS_DIR / "pong_sensory.npz"  # falls back to the shipped one
+    assert sensory_cli.init_file(args, "sensory") == PARAMS_DIR / "pong_sensory"  # falls back to the shipped one
 
 
 def test_rendezvous_train_writes_to_out_and_refuses_existing_files_before_training(tmp_path, monkeypatch, capsys):
@@ -173,7 +173,7 @@ def test_rendezvous_train_passes_out_paths_to_training(tmp_path, monkeypatch, ca
 
 
 def test_sensory_ant_teacher_export_goes_to_out_and_is_refused_before_work(tmp_path, monkeypatch, capsys):
-    """`simlab bench sensory_ant --teacher RUN` exports the teacher to OUT/ant_teacher.npz (the shipped
+    """`simlab bench sensory_ant --teacher RUN` exports the teacher to OUT/ant_teacher/ (the shipped
     agents/sensory/params/ file only with --publish) and refuses existing files before any work."""
     import bench.sensory_ant as sensory_ant
 
@@ -188,20 +188,21 @@ def test_sensory_ant_teacher_export_goes_to_out_and_is_refused_before_work(tmp_p
     run.mkdir()
     out = tmp_path / "out"
     out.mkdir()
-    (out / sensory_ant.TEACHER_FILE).write_bytes(b"mine")
+    (out / sensory_ant.TEACHER_FILE).mkdir()
+    (out / sensory_ant.TEACHER_FILE / "mine").write_bytes(b"mine")
     assert cli.main(["bench", "sensory_ant", "--teacher", str(run), "--out", str(out)]) == 2
     err = capsys.readouterr().err
-    assert "ant_teacher.npz already exists" in err and "--overwrite" in err and "simlab bench sensory_ant: error:" in err
+    assert "ant_teacher already exists" in err and "--overwrite" in err and "simlab bench sensory_ant: error:" in err
     assert cli.main(["bench", "sensory_ant", "--teacher", str(tmp_path / "missing"), "--out",
                      str(tmp_path / "new")]) == 2
     assert "no such run directory" in capsys.readouterr().err
-    assert (out / sensory_ant.TEACHER_FILE).read_bytes() == b"mine"
+    assert (out / sensory_ant.TEACHER_FILE / "mine").read_bytes() == b"mine"
     assert _digest(params_dir) == shipped
     assert sorted(tmp_path.iterdir()) == sorted([run, out])  # nothing else written to the working directory
 
 
 def test_sensory_ant_exports_the_teacher_into_out(tmp_path, monkeypatch):
-    """Past the checks, the export target handed to `run` is OUT/ant_teacher.npz, not the package."""
+    """Past the checks, the export target handed to `run` is OUT/ant_teacher/, not the package."""
     import bench.sensory_ant as sensory_ant
 
     seen = {}

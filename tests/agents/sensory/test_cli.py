@@ -37,8 +37,8 @@ def test_shipped_params_record_their_command():
 def test_params_round_trip(tmp_path):
     policy = task_of("cartpole_swingup").sensory_policy()
     params = policy.init(jax.random.key(0), 5)
-    save_params(tmp_path / "p.npz", params, {"command": "x"})
-    loaded, meta = load_params(tmp_path / "p.npz")
+    save_params(tmp_path / "p", params, {"command": "x"})
+    loaded, meta = load_params(tmp_path / "p")
     assert meta == {"command": "x"}
     for a, b in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(loaded)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -52,7 +52,7 @@ def test_bad_input_is_refused(tmp_path):
     with pytest.raises(SystemExit, match="teacher"):
         cli.main(["train", "cartpole_swingup", "--bc-iterations", "3"])
     with pytest.raises(FileNotFoundError, match="simlab sensory train"):
-        load_params(tmp_path / "missing.npz")
+        load_params(tmp_path / "missing")
     with pytest.raises(ValueError, match="no sensory-neuron task"):
         task_of("no_such_task")
 

@@ -10,6 +10,10 @@ checkpoint and log it (PPO, SAC and APG are built that way by `agents.registry.m
 The driver jits `iteration`, evaluates `policy` on `eval_env` every few iterations, writes metrics.csv,
 TensorBoard and checkpoints (orbax) of the whole `state`, resumes bit-identically from them, shows a
 progress bar and honours time limits. `check_learner` is the boundary check `train` runs first.
+
+Optional: `evaluate(state, key) -> returns [eval_episodes]`, used instead of evaluating `policy` when a
+learner's policy carries a state or needs its own episodes (ES, `agents.es.learner`); and
+`supports_mesh = False` for learners that cannot shard their batch over devices.
 """
 from __future__ import annotations
 

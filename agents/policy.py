@@ -3,12 +3,14 @@
 A `RecurrentPolicy` is a set of pure, unbatched functions over a carried state; a feed-forward policy
 is one whose carry is empty. `check_policy_fits` is the boundary check every learner runs before
 tracing: the policy must read the environment's observation and emit its action shape.
+`make_mlp_policy` is the feed-forward tanh MLP that ES trains and the sensory agents compare against.
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Callable
 
+import haiku as hk
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -60,3 +62,29 @@ def check_policy_fits(env: Env, policy: RecurrentPolicy) -> None:
     if env.action_spec.shape != (policy.action_size,):
         raise ValueError(f"policy {policy.name!r} emits {policy.action_size} actions, the environment wants "
                          f"shape {env.action_spec.shape}")
+
+
+def make_mlp_policy(num_inputs: int, action_size: int = 1, hidden: tuple[int, ...] = (32, 16)) -> RecurrentPolicy:
+    """A feed-forward tanh MLP baseline with a fixed input size (carry is an empty tuple).
+
+    Given more than `num_inputs` elements it reads the first `num_inputs` (a fixed
+    wiring cannot grow); given fewer it raises at trace time.
+    """
+
+    def forward(obs):
+        x = obs
+        for i, width in enumerate(hidden):
+            x = jnp.tanh(hk.Linear(width, name=f"hidden_{i}")(x))
+        return jnp.tanh(hk.Linear(action_size, name="out")(x))
+
+    net = hk.without_apply_rng(hk.transform(forward))
+
+    def init(key, n: int = num_inputs):
+        return net.init(key, jnp.zeros((num_inputs,), jnp.float32))
+
+    def step(params, carry, obs):
+        if obs.shape[0] < num_inputs:
+            raise ValueError(f"the MLP policy reads {num_inputs} inputs, got an observation of {obs.shape[0]}")
+        return carry, net.apply(params, obs[:num_inputs])
+
+    return RecurrentPolicy("mlp", action_size, num_inputs, init, lambda n: (), step)

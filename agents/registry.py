@@ -11,12 +11,14 @@ import dataclasses
 from typing import Any, Callable
 
 from simlab.agents.apg import APGConfig, make_apg
+from simlab.agents.es.learner import ESLearnerConfig, make_es_learner
 from simlab.agents.ppo import PPOConfig, make_ppo
 from simlab.agents.sac import SACConfig, make_sac
 from simlab.agents.validation import check_env_kwargs, check_trainable
 
 _FACTORIES: dict[str, tuple[Callable, type]] = {
-    "ppo": (make_ppo, PPOConfig), "sac": (make_sac, SACConfig), "apg": (make_apg, APGConfig)}
+    "ppo": (make_ppo, PPOConfig), "sac": (make_sac, SACConfig), "apg": (make_apg, APGConfig),
+    "es": (make_es_learner, ESLearnerConfig)}
 
 DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "cartpole_swingup"): dict(num_envs=128, rollout_length=64, epochs=4, num_minibatches=8,

@@ -267,8 +267,10 @@ def _nonfinite(state, metrics: dict[str, Any] | None) -> list[str]:
     fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)} if dataclasses.is_dataclass(state) \
         else {"state": state}
     learned = {k: v for k, v in fields.items() if k not in skip}
-    for name, leaf in _leaf_names(jax.device_get(learned)):
-        arr = np.asarray(leaf)
+    for name, leaf in _leaf_names(learned):
+        if jax.dtypes.issubdtype(getattr(leaf, "dtype", np.float32), jax.dtypes.prng_key):
+            continue  # PRNG keys nested in a learner's state (e.g. the ES strategy's)
+        arr = np.asarray(jax.device_get(leaf))
         if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
             bad.append(f"{name} ({int(np.size(arr) - np.isfinite(arr).sum())} of {arr.size} values)")
     return bad
@@ -336,6 +338,8 @@ def train(agent, options: TrainOptions) -> TrainResult:
       RunWriteError: a write failed mid-run (e.g. a full disk); earlier checkpoints are intact.
     """
     check_learner(agent)
+    if options.mesh is not None and not getattr(agent, "supports_mesh", True):
+        raise ValueError(f"the {agent.name} learner runs on one device; drop --devices / TrainOptions.mesh")
     if options.checkpoint_every and not options.out_dir:
         raise ValueError("checkpoint_every needs out_dir")
     config = run_config(agent, options)
@@ -378,7 +382,11 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
         iteration = jax.jit(iteration_fn, in_shardings=(shard,), out_shardings=(shard, sharding.replicated(options.mesh)))
     else:
         iteration = jax.jit(iteration_fn)
-    evaluator = jax.jit(lambda s, k: make_evaluator(agent.eval_env, agent.policy(s, True), agent.config.eval_episodes)(k))
+    if hasattr(agent, "evaluate"):  # learners whose policy carries a state evaluate themselves (e.g. ES)
+        evaluator = jax.jit(agent.evaluate)
+    else:
+        evaluator = jax.jit(lambda s, k: make_evaluator(agent.eval_env, agent.policy(s, True),
+                                                        agent.config.eval_episodes)(k))
 
     log = None
     if out_dir is not None:

@@ -199,7 +199,7 @@ def run_bc_noise_channels(seed: int) -> dict[str, Any]:
     value: held-out loss after / before training (`bc_heldout_ratio`).
     """
     from simlab.agents.bc import BCConfig, make_behaviour_cloning
-    from simlab.agents.sensory.network import make_mlp_policy
+    from simlab.agents.policy import make_mlp_policy
     from simlab.engine.wrappers import with_observation_transforms
 
     student = make_mlp_policy(5, 1, (16,))
@@ -218,7 +218,7 @@ def run_bc_ragged_window(seed: int) -> dict[str, Any]:
     value: held-out loss after / before training (`bc_heldout_ratio`).
     """
     from simlab.agents.bc import BCConfig, make_behaviour_cloning
-    from simlab.agents.sensory.network import make_mlp_policy
+    from simlab.agents.policy import make_mlp_policy
 
     student = make_mlp_policy(5, 1, (16,))
     config = BCConfig(num_episodes=8, learning_rate=1e-2, updates_per_iteration=1, bptt_window=16,
@@ -236,7 +236,7 @@ def run_bc_aggregate(seed: int) -> dict[str, Any]:
     after every iteration.
     """
     from simlab.agents.bc import BCConfig, make_behaviour_cloning
-    from simlab.agents.sensory.network import make_mlp_policy
+    from simlab.agents.policy import make_mlp_policy
 
     student = make_mlp_policy(5, 1, (16,))
     env = bc_env()

@@ -130,29 +130,3 @@ def make_attention_probe(num_queries: int = 16, message_size: int = 32, hidden_s
         return net.apply(layer_params, obs, prev_action, lstm_state)
 
     return probe
-
-
-def make_mlp_policy(num_inputs: int, action_size: int = 1, hidden: tuple[int, ...] = (32, 16)) -> RecurrentPolicy:
-    """A feed-forward tanh MLP baseline with a fixed input size (carry is an empty tuple).
-
-    Given more than `num_inputs` elements it reads the first `num_inputs` (a fixed
-    wiring cannot grow); given fewer it raises at trace time.
-    """
-
-    def forward(obs):
-        x = obs
-        for i, width in enumerate(hidden):
-            x = jnp.tanh(hk.Linear(width, name=f"hidden_{i}")(x))
-        return jnp.tanh(hk.Linear(action_size, name="out")(x))
-
-    net = hk.without_apply_rng(hk.transform(forward))
-
-    def init(key, n: int = num_inputs):
-        return net.init(key, jnp.zeros((num_inputs,), jnp.float32))
-
-    def step(params, carry, obs):
-        if obs.shape[0] < num_inputs:
-            raise ValueError(f"the MLP policy reads {num_inputs} inputs, got an observation of {obs.shape[0]}")
-        return carry, net.apply(params, obs[:num_inputs])
-
-    return RecurrentPolicy("mlp", action_size, num_inputs, init, lambda n: (), step)

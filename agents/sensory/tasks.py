@@ -24,8 +24,8 @@ import jax
 
 from simlab import envs
 from simlab.agents import checkpoint
-from simlab.agents.policy import RecurrentPolicy
-from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
+from simlab.agents.policy import RecurrentPolicy, make_mlp_policy
+from simlab.agents.sensory.network import make_sensory_policy
 from simlab.engine.env import Env
 from simlab.engine.wrappers import with_observation_transforms
 

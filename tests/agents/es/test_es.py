@@ -3,15 +3,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from learning_cases import CASES, es_quadratic as quadratic
 
 from simlab import envs
 from simlab.agents.bc import BCConfig, make_behaviour_cloning
 from simlab.agents.es.rollout import make_population_fitness
 from simlab.agents.es.strategies import ESConfig, make_es
 from simlab.agents.evaluation import make_episode_returns, make_evaluator
-from simlab.agents.sensory.network import make_mlp_policy, make_sensory_policy
+from simlab.agents.policy import make_mlp_policy
+from simlab.agents.sensory.network import make_sensory_policy
 from simlab.engine.wrappers import with_observation_transforms
-from learning_cases import CASES, es_quadratic as quadratic
 
 
 @pytest.mark.parametrize("strategy", ["cma_es", "open_es", "pgpe"])

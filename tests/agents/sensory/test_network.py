@@ -5,8 +5,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from simlab.agents.sensory.network import (make_attention_probe, make_mlp_policy, make_sensory_policy,
-                                           sinusoidal_table)
+from simlab.agents.policy import make_mlp_policy
+from simlab.agents.sensory.network import make_attention_probe, make_sensory_policy, sinusoidal_table
 
 STEPS = 100
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simlab.agents.actions import ActionScaler
 from simlab.engine.env import Env
 
 
@@ -88,3 +89,16 @@ def make_mlp_policy(num_inputs: int, action_size: int = 1, hidden: tuple[int, ..
         return carry, net.apply(params, obs[:num_inputs])
 
     return RecurrentPolicy("mlp", action_size, num_inputs, init, lambda n: (), step)
+
+
+def make_env_mlp_policy(env: Env, hidden: tuple[int, ...] = (32, 16)) -> RecurrentPolicy:
+    """`make_mlp_policy` for `env` whose tanh output is mapped to the environment's action bounds (a box), so
+    that its actions are in environment units like the PPO/SAC/APG policies'."""
+    mlp = make_mlp_policy(env.observation_size, env.action_size, tuple(hidden))
+    scaler = ActionScaler.for_spec(env.action_spec)
+
+    def step(params, carry, obs):
+        carry, action = mlp.step(params, carry, obs)
+        return carry, scaler.to_env(action)
+
+    return dataclasses.replace(mlp, step=step)

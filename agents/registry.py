@@ -76,6 +76,15 @@ def algorithms() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def register_agent(name: str, factory: Callable, config_cls: type) -> None:
+    """Adds agent `name`: `factory(env_name, config, total_steps=None, **env_kwargs)` returning a
+    `simlab.agents.learner.Learner`, configured by the dataclass `config_cls`. Learners outside this module
+    (behaviour cloning, plug-ins) register themselves this way; a taken name raises ValueError."""
+    if name in _FACTORIES and _FACTORIES[name] != (factory, config_cls):
+        raise ValueError(f"agent {name!r} is already registered (by {_FACTORIES[name][0].__module__}); pick another name")
+    _FACTORIES[name] = (factory, config_cls)
+
+
 def config_class(algo: str) -> type:
     """The config dataclass of agent `algo` (e.g. `PPOConfig`); raises ValueError for an unknown agent."""
     if algo not in _FACTORIES:

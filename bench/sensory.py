@@ -45,7 +45,7 @@ def total_train_seconds(meta: dict) -> float:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="simlab bench sensory", description=__doc__.split("\n")[0])
     p.add_argument("--task", default="cartpole_swingup")
-    p.add_argument("--episodes", type=int, default=1000)
+    p.add_argument("--episodes", type=harness.positive_int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     output.add_output_arguments(p, "sensory")
     return p
@@ -129,8 +129,6 @@ def main(argv=None) -> int:
     args.out = output.prepare_or_report(args, "sensory", ['sensory.json', 'sensory.png'], "simlab bench sensory")
     if args.out is None:
         return 2
-    if args.episodes < 1:
-        raise SystemExit("--episodes must be >= 1")
     payload = run(args)
     report(payload)
     args.out.mkdir(parents=True, exist_ok=True)

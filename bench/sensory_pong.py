@@ -26,7 +26,7 @@ from bench import harness, output
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="simlab bench sensory_pong", description=__doc__.split("\n")[0])
-    p.add_argument("--episodes", type=int, default=100)
+    p.add_argument("--episodes", type=harness.positive_int, default=100)
     p.add_argument("--seed", type=int, default=0)
     output.add_output_arguments(p, "sensory_pong")
     return p
@@ -135,8 +135,6 @@ def main(argv=None) -> int:
     args.out = output.prepare_or_report(args, "sensory_pong", ['sensory_pong.json', 'sensory_pong.png', 'sensory_pong_frames.png'], "simlab bench sensory_pong")
     if args.out is None:
         return 2
-    if args.episodes < 1:
-        raise SystemExit("--episodes must be >= 1")
     payload = run(args)
     report(payload)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -199,8 +199,17 @@ def test_wheel_installs_one_top_level_package(wheel):
 
 
 # Imports inside functions are kept only for heavy or platform-bound libraries that most commands never need
-# (each such line says why): plotting, frame writing, TensorBoard, and MuJoCo's GL backends.
-LAZY_ALLOWED = {"matplotlib", "imageio", "imageio_ffmpeg", "tensorboardX", "mujoco"}
+# (each such line says why): plotting, frame writing, TensorBoard, MuJoCo's GL backends, and evosax (its import
+# starts JAX's backends, which must wait until `--devices` has declared the CPU devices).
+LAZY_ALLOWED = {"matplotlib", "imageio", "imageio_ffmpeg", "tensorboardX", "mujoco", "evosax"}
+
+
+def test_importing_the_commands_does_not_start_jax():
+    """`simlab train --devices N` declares N CPU devices after importing its modules: nothing may start JAX's
+    backends at import time (evosax does, so it is imported lazily)."""
+    code = ("import simlab.cli, simlab.agents.cli_train, simlab.agents.registry\n"
+            "from jax._src import xla_bridge\nraise SystemExit(1 if xla_bridge._backends else 0)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
 def test_no_imports_inside_functions():

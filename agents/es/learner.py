@@ -19,11 +19,10 @@ import jax
 import jax.numpy as jnp
 
 from simlab import envs
-from simlab.agents.actions import ActionScaler
 from simlab.agents.config_validation import AT_LEAST_ONE, validate_config
 from simlab.agents.es.strategies import ES, ESConfig, ESState, make_es
 from simlab.agents.evaluation import episode_length_of, make_episode_returns
-from simlab.agents.policy import RecurrentPolicy, make_mlp_policy
+from simlab.agents.policy import RecurrentPolicy, make_env_mlp_policy
 from simlab.engine.env import Env
 from simlab.engine.struct import pytree_dataclass
 
@@ -118,15 +117,8 @@ def make_es_learner(env_name: str, config: ESLearnerConfig | None = None, total_
     """An `ESLearner` for the registered single-agent, box-action environment `env_name`."""
     config = config or ESLearnerConfig()
     env = envs.make(env_name, **env_kwargs)
-    obs_size, action_size = env.observation_size, env.action_size
-    mlp = make_mlp_policy(obs_size, action_size, tuple(config.hidden))
-    scaler = ActionScaler.for_spec(env.action_spec)
-
-    def scaled_step(params, carry, obs):  # tanh units [-1, 1] -> the environment's action bounds
-        carry, action = mlp.step(params, carry, obs)
-        return carry, scaler.to_env(action)
-
-    network = dataclasses.replace(mlp, step=scaled_step)
+    obs_size = env.observation_size
+    network = make_env_mlp_policy(env, tuple(config.hidden))  # tanh units mapped to the action bounds
     template = network.init(jax.random.key(0), obs_size)
     fitness = make_episode_returns(env, network, config.num_episodes)
 

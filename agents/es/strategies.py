@@ -17,8 +17,6 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import optax
-from evosax.algorithms import CMA_ES, PGPE, Open_ES
-from evosax.core.optimizer import clipup
 
 from simlab.agents.config_validation import POSITIVE, Interval, validate_config
 from simlab.engine.struct import pytree_dataclass
@@ -103,6 +101,11 @@ def make_es(fitness_fn: Callable[[Any, jax.Array], jax.Array], template_params, 
     """Builds an `ES` for `fitness_fn` over parameters shaped like `template_params`."""
     if not jax.tree_util.tree_leaves(template_params):
         raise ValueError("template_params has no arrays to optimise")
+    # Lazy: importing evosax creates JAX arrays, which starts JAX's backends and would fix the CPU device count
+    # before `simlab train --devices N` can declare it (the registry imports this module).
+    from evosax.algorithms import CMA_ES, PGPE, Open_ES
+    from evosax.core.optimizer import clipup
+
     size, template = config.population_size, template_params
     if config.strategy == "cma_es":
         algorithm = CMA_ES(size, template)

@@ -60,3 +60,40 @@ def test_es_refuses_a_device_mesh(tmp_path):
         train(make_agent("es", "pendulum", ES_TINY),
               TrainOptions(total_steps=10, mesh=sharding.make_mesh(), out_dir=str(tmp_path / "run")))
     assert not (tmp_path / "run").exists()
+
+
+@pytest.fixture(scope="module")
+def teacher_run(tmp_path_factory) -> str:
+    """A tiny PPO run on cartpole_swingup to clone (its quality does not matter for these tests)."""
+    out = tmp_path_factory.mktemp("teacher") / "run"
+    agent = make_agent("ppo", "cartpole_swingup", {"num_envs": 16, "rollout_length": 32, "num_minibatches": 4})
+    train(agent, TrainOptions(total_steps=3 * agent.steps_per_iteration, out_dir=str(out), progress=False))
+    return str(out)
+
+
+def test_bc_is_a_learner_and_resumes_bit_identically(tmp_path, teacher_run):
+    """Behaviour cloning (agents.bc.learner) trains through the one driver: checkpoints, resume, TensorBoard."""
+    tiny = {"teacher": teacher_run, "num_episodes": 4, "eval_episodes": 4, "hidden": (8,), "aggregate": 2}
+    agent = make_agent("bc", "cartpole_swingup", tiny)
+    assert isinstance(agent, Learner)
+    steps = agent.steps_per_iteration
+    straight = train(agent, TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "a"), eval_every=2,
+                                         checkpoint_every=2, progress=False))
+    train(agent, TrainOptions(total_steps=2 * steps, out_dir=str(tmp_path / "b"), eval_every=2, checkpoint_every=2,
+                              progress=False))
+    resumed = train(make_agent("bc", "cartpole_swingup", tiny),
+                    TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "b"), resume=str(tmp_path / "b"),
+                                 eval_every=2, checkpoint_every=2, progress=False))
+    assert_leaves_equal(straight.state, resumed.state)
+    assert straight.history[-1]["eval_return"] == resumed.history[-1]["eval_return"]
+    assert {"bc_loss", "beta", "train_return"} <= set(straight.history[-1])
+    assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_bc_refuses_a_missing_or_mismatched_teacher(tmp_path, teacher_run):
+    with pytest.raises(ValueError, match="needs a teacher"):
+        make_agent("bc", "cartpole_swingup")
+    with pytest.raises(ValueError, match="has no config.json"):
+        make_agent("bc", "cartpole_swingup", {"teacher": str(tmp_path)})
+    with pytest.raises(ValueError, match="was trained on 'cartpole_swingup'"):
+        make_agent("bc", "pendulum", {"teacher": teacher_run})

@@ -20,8 +20,11 @@ from __future__ import annotations
 from typing import Any, Callable, Protocol, runtime_checkable
 
 import jax
+import jax.numpy as jnp
 
+from simlab.agents.evaluation import make_episode_returns
 from simlab.engine.env import Env
+from simlab.engine.struct import pytree_dataclass
 
 
 @runtime_checkable
@@ -66,3 +69,39 @@ def check_learner(agent: Any) -> None:
     for method in ("init", "iteration", "policy"):
         if not callable(getattr(agent, method)):
             raise TypeError(f"{type(agent).__name__}.{method} must be callable")
+
+
+@pytree_dataclass
+class CountedState:
+    """The state of a learner built around another algorithm's state (`inner`: ES's, DAgger's), plus the
+    driver's counters (int32 scalars)."""
+
+    inner: Any
+    iteration: jax.Array
+    env_steps: jax.Array
+
+    @classmethod
+    def start(cls, inner: Any) -> "CountedState":
+        return cls(inner=inner, iteration=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
+
+    def advance(self, inner: Any, steps: int) -> "CountedState":
+        """The next iteration's state: `inner` replaced, counters advanced by one iteration of `steps` env steps."""
+        return CountedState(inner=inner, iteration=self.iteration + 1, env_steps=self.env_steps + steps)
+
+
+class NetworkPolicyMixin:
+    """For learners that deploy a feed-forward `RecurrentPolicy` (`self.network`) with parameters
+    `self.params(state)`: the driver's evaluation (`evaluate`) and the batched `policy`."""
+
+    def evaluate(self, state: Any, key: jax.Array) -> jax.Array:
+        """`[eval_episodes]` returns of the deployed parameters on `eval_env`."""
+        return make_episode_returns(self.eval_env, self.network, self.config.eval_episodes)(self.params(state), key)
+
+    def policy(self, state: Any, deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
+        """`act(obs [B, O], key) -> action [B, A]` of the deployed parameters (deterministic either way)."""
+        params, network, num_inputs = self.params(state), self.network, self.env.observation_size
+
+        def act(obs, key):
+            return jax.vmap(lambda o: network.step(params, network.initial_carry(num_inputs), o)[1])(obs)
+
+        return act

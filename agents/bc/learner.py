@@ -19,19 +19,18 @@ from pathlib import Path
 from typing import Any, Callable
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from simlab import envs
 from simlab.agents import registry
-from simlab.agents.bc.dagger import BCConfig, BCState, BehaviourCloning, make_behaviour_cloning
+from simlab.agents.bc.dagger import BCConfig, BehaviourCloning, make_behaviour_cloning
 from simlab.agents.config_validation import AT_LEAST_ONE, validate_config
-from simlab.agents.evaluation import episode_length_of, make_episode_returns
+from simlab.agents.evaluation import episode_length_of
+from simlab.agents.learner import CountedState, NetworkPolicyMixin
 from simlab.agents.loading import load_run
 from simlab.agents.policy import RecurrentPolicy, make_mlp_policy
 from simlab.engine.env import Env
 from simlab.engine.specs import BoxSpec
-from simlab.engine.struct import pytree_dataclass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,17 +57,8 @@ class BCLearnerConfig(BCConfig):
         return self.num_episodes
 
 
-@pytree_dataclass
-class BCLearnerState:
-    """The cloning state plus the driver's counters (int32 scalars)."""
-
-    bc: BCState
-    iteration: jax.Array
-    env_steps: jax.Array
-
-
 @dataclasses.dataclass(frozen=True)
-class BCLearner:
+class BCLearner(NetworkPolicyMixin):
     """Build with `make_bc_learner` (or `agents.registry.make_agent("bc", ...)`)."""
 
     env_name: str
@@ -76,7 +66,7 @@ class BCLearner:
     config: BCLearnerConfig
     env: Env          # unbatched, time-limited: the cloning episodes
     eval_env: Env
-    student: RecurrentPolicy
+    network: RecurrentPolicy  # the student
     bc: BehaviourCloning
     name: str = "bc"
     supports_mesh = False  # one iteration is one program over all its episodes; not sharded
@@ -86,35 +76,19 @@ class BCLearner:
         per_episode = self.config.segment_steps or episode_length_of(self.env)
         return self.config.num_episodes * per_episode
 
-    def init(self, key: jax.Array) -> BCLearnerState:
+    def init(self, key: jax.Array) -> CountedState:
         params_key, bc_key = jax.random.split(key)
-        bc_state = self.bc.init(bc_key, self.student.init(params_key, self.env.observation_size))
-        return BCLearnerState(bc=bc_state, iteration=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
+        return CountedState.start(self.bc.init(bc_key, self.network.init(params_key, self.env.observation_size)))
 
-    def iteration(self, state: BCLearnerState) -> tuple[BCLearnerState, dict[str, jax.Array]]:
-        bc_state, metrics = self.bc.iteration(state.bc, 0)
+    def iteration(self, state: CountedState) -> tuple[CountedState, dict[str, jax.Array]]:
+        bc_state, metrics = self.bc.iteration(state.inner, 0)
         # The collected episodes' return (teacher and student mixed by beta): reward per step x episode length.
         metrics = {**metrics, "train_return": metrics["reward_per_step"] * episode_length_of(self.env)}
-        return BCLearnerState(bc=bc_state, iteration=state.iteration + 1,
-                              env_steps=state.env_steps + self.steps_per_iteration), metrics
+        return state.advance(bc_state, self.steps_per_iteration), metrics
 
-    def params(self, state: BCLearnerState):
+    def params(self, state: CountedState):
         """The deployed student parameters (the moving average with `ema > 0`)."""
-        return state.bc.average if self.config.ema else state.bc.params
-
-    def evaluate(self, state: BCLearnerState, key: jax.Array) -> jax.Array:
-        """`[eval_episodes]` returns of the student alone."""
-        return make_episode_returns(self.eval_env, self.student, self.config.eval_episodes)(self.params(state), key)
-
-    def policy(self, state: BCLearnerState, deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
-        """`act(obs [B, O], key) -> action [B, A]` of the student."""
-        params, num_inputs = self.params(state), self.env.observation_size
-
-        def act(obs, key):
-            step = lambda o: self.student.step(params, self.student.initial_carry(num_inputs), o)[1]  # noqa: E731
-            return jax.vmap(step)(obs)
-
-        return act
+        return state.inner.average if self.config.ema else state.inner.params
 
 
 def _teacher(run_dir: str, env_name: str, env_kwargs: dict[str, Any]) -> Callable[[jax.Array], jax.Array]:

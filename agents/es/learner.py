@@ -20,11 +20,11 @@ import jax.numpy as jnp
 
 from simlab import envs
 from simlab.agents.config_validation import AT_LEAST_ONE, validate_config
-from simlab.agents.es.strategies import ES, ESConfig, ESState, make_es
+from simlab.agents.es.strategies import ES, ESConfig, make_es
 from simlab.agents.evaluation import episode_length_of, make_episode_returns
+from simlab.agents.learner import CountedState, NetworkPolicyMixin
 from simlab.agents.policy import RecurrentPolicy, make_env_mlp_policy
 from simlab.engine.env import Env
-from simlab.engine.struct import pytree_dataclass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,17 +52,8 @@ class ESLearnerConfig(ESConfig):
         return self.population_size * self.num_episodes
 
 
-@pytree_dataclass
-class ESLearnerState:
-    """The strategy's state plus the driver's counters (int32 scalars)."""
-
-    es: ESState
-    iteration: jax.Array
-    env_steps: jax.Array
-
-
 @dataclasses.dataclass(frozen=True)
-class ESLearner:
+class ESLearner(NetworkPolicyMixin):
     """Build with `make_es_learner` (or `agents.registry.make_agent("es", ...)`)."""
 
     env_name: str
@@ -80,36 +71,19 @@ class ESLearner:
     def steps_per_iteration(self) -> int:
         return self.config.num_envs * episode_length_of(self.env)
 
-    def init(self, key: jax.Array) -> ESLearnerState:
+    def init(self, key: jax.Array) -> CountedState:
         init_key, es_key = jax.random.split(key)
-        es_state = self.es.init(es_key, self.initial_params(init_key))
-        return ESLearnerState(es=es_state, iteration=jnp.zeros((), jnp.int32), env_steps=jnp.zeros((), jnp.int32))
+        return CountedState.start(self.es.init(es_key, self.initial_params(init_key)))
 
-    def iteration(self, state: ESLearnerState) -> tuple[ESLearnerState, dict[str, jax.Array]]:
-        es_state, metrics = self.es.generation(state.es)
+    def iteration(self, state: CountedState) -> tuple[CountedState, dict[str, jax.Array]]:
+        es_state, metrics = self.es.generation(state.inner)
         metrics = {"train_return": metrics["fitness_mean"], "fitness_max": metrics["fitness_max"],
                    "sigma": metrics["sigma"]}
-        return ESLearnerState(es=es_state, iteration=state.iteration + 1,
-                              env_steps=state.env_steps + self.steps_per_iteration), metrics
+        return state.advance(es_state, self.steps_per_iteration), metrics
 
-    def params(self, state: ESLearnerState):
+    def params(self, state: CountedState):
         """The search distribution's mean: the parameters the learner deploys."""
-        return self.es.mean_params(state.es)
-
-    def evaluate(self, state: ESLearnerState, key: jax.Array) -> jax.Array:
-        """`[eval_episodes]` returns of the search mean (the driver calls this instead of evaluating `policy`)."""
-        return make_episode_returns(self.eval_env, self.network, self.config.eval_episodes)(self.params(state), key)
-
-    def policy(self, state: ESLearnerState, deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
-        """`act(obs [B, O], key) -> action [B, A]` of the search mean (deterministic either way)."""
-        params = self.params(state)
-        num_inputs = self.env.observation_size
-
-        def act(obs, key):
-            step = lambda o: self.network.step(params, self.network.initial_carry(num_inputs), o)[1]  # noqa: E731
-            return jax.vmap(step)(obs)
-
-        return act
+        return self.es.mean_params(state.inner)
 
 
 def make_es_learner(env_name: str, config: ESLearnerConfig | None = None, total_steps: int | None = None,

@@ -35,23 +35,28 @@ def test_an_object_without_the_contract_is_refused_before_training(tmp_path):
 ES_TINY = {"population_size": 8, "num_episodes": 2, "eval_episodes": 4, "hidden": (8,)}
 
 
-def test_es_is_a_learner_and_resumes_bit_identically(tmp_path):
-    """ES (agents.es.learner) trains through the one driver: checkpoints, resume and TensorBoard like PPO."""
-    agent = make_agent("es", "pendulum", ES_TINY)
+def _straight_and_resumed(algo: str, env: str, config: dict, tmp_path):
+    """Trains 4 iterations in one go and 2 + 2 with a resume in between; asserts identical states, evaluations
+    and TensorBoard output, and returns the straight run's result."""
+    agent = make_agent(algo, env, config)
     assert isinstance(agent, Learner)
+    options = dict(eval_every=2, checkpoint_every=2, progress=False)
     steps = agent.steps_per_iteration
-    straight = train(agent, TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "a"), eval_every=2,
-                                         checkpoint_every=2, progress=False))
-    train(agent, TrainOptions(total_steps=2 * steps, out_dir=str(tmp_path / "b"), eval_every=2, checkpoint_every=2,
-                              progress=False))
-    resumed = train(make_agent("es", "pendulum", ES_TINY),
-                    TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "b"), resume=str(tmp_path / "b"),
-                                 eval_every=2, checkpoint_every=2, progress=False))
+    straight = train(agent, TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "a"), **options))
+    train(agent, TrainOptions(total_steps=2 * steps, out_dir=str(tmp_path / "b"), **options))
+    resumed = train(make_agent(algo, env, config), TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "b"),
+                                                                resume=str(tmp_path / "b"), **options))
     assert resumed.resumed_from == 2
     assert_leaves_equal(straight.state, resumed.state)
     assert straight.history[-1]["eval_return"] == resumed.history[-1]["eval_return"]
-    assert {"train_return", "fitness_max", "sigma"} <= set(straight.history[-1])
     assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
+    return straight
+
+
+def test_es_is_a_learner_and_resumes_bit_identically(tmp_path):
+    """ES (agents.es.learner) trains through the one driver: checkpoints, resume and TensorBoard like PPO."""
+    straight = _straight_and_resumed("es", "pendulum", ES_TINY, tmp_path)
+    assert {"train_return", "fitness_max", "sigma"} <= set(straight.history[-1])
     assert int(straight.state.env_steps) == 4 * 8 * 2 * 200  # population x episodes x pendulum's 200 steps
 
 
@@ -74,20 +79,8 @@ def teacher_run(tmp_path_factory) -> str:
 def test_bc_is_a_learner_and_resumes_bit_identically(tmp_path, teacher_run):
     """Behaviour cloning (agents.bc.learner) trains through the one driver: checkpoints, resume, TensorBoard."""
     tiny = {"teacher": teacher_run, "num_episodes": 4, "eval_episodes": 4, "hidden": (8,), "aggregate": 2}
-    agent = make_agent("bc", "cartpole_swingup", tiny)
-    assert isinstance(agent, Learner)
-    steps = agent.steps_per_iteration
-    straight = train(agent, TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "a"), eval_every=2,
-                                         checkpoint_every=2, progress=False))
-    train(agent, TrainOptions(total_steps=2 * steps, out_dir=str(tmp_path / "b"), eval_every=2, checkpoint_every=2,
-                              progress=False))
-    resumed = train(make_agent("bc", "cartpole_swingup", tiny),
-                    TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "b"), resume=str(tmp_path / "b"),
-                                 eval_every=2, checkpoint_every=2, progress=False))
-    assert_leaves_equal(straight.state, resumed.state)
-    assert straight.history[-1]["eval_return"] == resumed.history[-1]["eval_return"]
+    straight = _straight_and_resumed("bc", "cartpole_swingup", tiny, tmp_path)
     assert {"bc_loss", "beta", "train_return"} <= set(straight.history[-1])
-    assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
 
 
 def test_bc_refuses_a_missing_or_mismatched_teacher(tmp_path, teacher_run):

@@ -28,7 +28,7 @@ import os
 import sys
 from pathlib import Path
 
-from simlab import commands
+from simlab import commands, ring
 from simlab.engine.cache import enable_compilation_cache
 
 
@@ -87,6 +87,7 @@ BUILTIN = (
     commands.Command("recsim", "recommender-ecosystem simulations", "simlab.recsim.cli:main"),
     commands.Command("rendezvous", "multi-agent rendezvous with HPP", "simlab.agents.hpp.cli:main"),
     commands.Command("sensory", "permutation-invariant sensory-neuron agents", "simlab.agents.sensory.cli:main"),
+    commands.Command("plugins", "installed plug-ins and what each contributes (--json)", "simlab.ring:main"),
 )
 for _command in BUILTIN:
     commands.register(_command)
@@ -129,6 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     routed before parsing.
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    ring.load_all()  # plug-ins add their commands, envs and agents first; a broken one is only reported
     command = commands.get(argv[0]) if argv else None
     try:
         if command is not None and command.kind == "forward":

@@ -93,12 +93,18 @@ def load_all() -> list[PluginReport]:
     return _REPORTS
 
 
-def main(argv: list[str]) -> int:
-    """`simlab plugins [--json]`: the installed plug-ins, what each contributes, and any load error."""
-    parser = argparse.ArgumentParser(prog="simlab plugins", description=main.__doc__.splitlines()[0])
+def build_parser() -> argparse.ArgumentParser:
+    """The parser of `simlab plugins`."""
+    parser = argparse.ArgumentParser(prog="simlab plugins",
+                                     description="The installed plug-ins, what each contributes, and any load error.")
     parser.add_argument("--json", action="store_true", help='print {"plugins": [{"name", "envs", "agents", '
                                                               '"commands", "error"}]}')
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str]) -> int:
+    """`simlab plugins [--json]`: the installed plug-ins, what each contributes, and any load error."""
+    args = build_parser().parse_args(argv)
     reports = load_all()
     if args.json:
         print(json.dumps({"plugins": [r.as_json() for r in reports]}, indent=2))

@@ -22,6 +22,7 @@ BENCHMARKS = {
     "train": ("bench.train", "time to return 2000 on Ant: our PPO against Brax's PPO (jax-0.9.2 virtualenv)"),
     "sac_halfcheetah": ("bench.sac_halfcheetah", "SAC on HalfCheetah: return after a wall-clock budget (30 min)"),
     "soak": ("bench.soak", "every single-agent env under random actions (non-finite counts) and RSS during PPO"),
+    "solver_floor": ("bench.solver_floor", "Ant-v5 in the mujoco mode with 0/1/6 Newton iterations against EnvPool (issue 17's floor)"),
     "transfer": ("bench.transfer", "PPO trained on our ant/halfcheetah/hopper/walker2d, evaluated on gymnasium's MuJoCo v5 envs"),
 }
 

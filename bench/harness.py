@@ -52,10 +52,12 @@ def make_fused_stepper(env, policy, num_steps: int) -> Callable:
     return jax.jit(run)
 
 
-def time_compiled(run: Callable, state, key, num_envs: int, num_steps: int, repeats: int = 3) -> dict[str, float]:
+def time_compiled(run: Callable, state, key, num_envs: int, num_steps: int, repeats: int = 3,
+                  check_finite: bool = True) -> dict[str, float]:
     """Compiles `run(state, key) -> (state, scalar)`, then reports the best of `repeats` timed calls.
 
-    Raises FloatingPointError if the scalar (e.g. a reward sum) is not finite.
+    Raises FloatingPointError if the scalar (e.g. a reward sum) is not finite, unless `check_finite` is False
+    (a deliberately incomplete model, e.g. a step without its constraint solve; the row records `finite`).
     """
     start = time.perf_counter()
     compiled = jax.jit(run).lower(state, key).compile()
@@ -68,10 +70,11 @@ def time_compiled(run: Callable, state, key, num_envs: int, num_steps: int, repe
         state, total = compiled(state, jax.random.fold_in(key, i))
         jax.block_until_ready(total)
         best = min(best, time.perf_counter() - start)
-    if not bool(jnp.isfinite(total)):
+    finite = bool(jnp.isfinite(total))
+    if check_finite and not finite:
         raise FloatingPointError("non-finite state after the timed rollout")
     return {"num_envs": num_envs, "steps_per_s": num_envs * num_steps / best, "compile_s": compile_s,
-            "seconds_per_call": best, "steps_per_call": num_steps}
+            "seconds_per_call": best, "steps_per_call": num_steps, "finite": finite}
 
 
 def time_fused(env, policy, num_envs: int, num_steps: int, repeats: int = 3, seed: int = 0) -> dict[str, float]:
@@ -148,12 +151,12 @@ def positive_int(text: str) -> int:
     return value
 
 
-def parse_int_list(text: str) -> list[int]:
-    """'1,64,1024' -> [1, 64, 1024]; raises ValueError naming the bad item."""
+def parse_int_list(text: str, minimum: int = 1) -> list[int]:
+    """'1,64,1024' -> [1, 64, 1024]; raises ValueError naming the bad item (each must be >= `minimum`)."""
     values = []
     for item in text.split(","):
         item = item.strip()
-        if not item.isdigit() or int(item) < 1:
-            raise ValueError(f"expected a comma-separated list of positive integers, got {item!r} in {text!r}")
+        if not item.isdigit() or int(item) < minimum:
+            raise ValueError(f"expected a comma-separated list of integers >= {minimum}, got {item!r} in {text!r}")
         values.append(int(item))
     return values

@@ -157,6 +157,7 @@ def parse_int_list(text: str, minimum: int = 1) -> list[int]:
     for item in text.split(","):
         item = item.strip()
         if not item.isdigit() or int(item) < minimum:
-            raise ValueError(f"expected a comma-separated list of integers >= {minimum}, got {item!r} in {text!r}")
+            kind = "positive integers" if minimum == 1 else f"integers >= {minimum}"
+            raise ValueError(f"expected a comma-separated list of {kind}, got {item!r} in {text!r}")
         values.append(int(item))
     return values

@@ -16,7 +16,6 @@ Errors:
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import errno as errno_lib
 import hashlib
@@ -24,8 +23,6 @@ import json
 import logging
 import os
 import shutil
-import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +30,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from simlab.agents import orbax_quiet
 from simlab.engine import io
 
 # orbax logs every save at INFO; keep our progress output readable.
@@ -107,61 +105,6 @@ def _short(err: BaseException, limit: int = 240) -> str:
     """The first line of an exception, whitespace collapsed and cut to `limit` characters."""
     text = " ".join(str(err).strip().splitlines()[0].split()) if str(err).strip() else type(err).__name__
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-# --- noise control -------------------------------------------------------------------------------
-
-_FILTER_INSTALLED = False
-
-
-def _is_closed_loop_noise(unraisable) -> bool:
-    exc = unraisable.exc_value
-    if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
-        return False
-    tb = unraisable.exc_traceback
-    while tb is not None:
-        if tb.tb_frame.f_code.co_name in ("call_soon_threadsafe", "_check_closed"):
-            return True
-        tb = tb.tb_next
-    return False
-
-
-def _install_unraisable_filter() -> None:
-    """Drops asyncio's "Event loop is closed" reports from tensorstore's callback threads.
-
-    When orbax's restore fails on a damaged file, tensorstore reads still in flight complete
-    after orbax closed its event loop; their callbacks report `RuntimeError: Event loop is
-    closed` through `sys.unraisablehook`, dozens of tracebacks after the real error. Only that
-    exact report is dropped; everything else goes to the previous hook.
-    """
-    global _FILTER_INSTALLED
-    if _FILTER_INSTALLED:
-        return
-    previous = sys.unraisablehook
-
-    def hook(unraisable):
-        if not _is_closed_loop_noise(unraisable):
-            previous(unraisable)
-
-    sys.unraisablehook = hook
-    _FILTER_INSTALLED = True
-
-
-@contextlib.contextmanager
-def _quiet():
-    """Keeps orbax's, tensorstore's and absl's logging and warnings out of the terminal."""
-    _install_unraisable_filter()
-    loggers = [logging.getLogger(name) for name in ("absl", "orbax", "tensorstore", "jax._src.distributed")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for lg, level in zip(loggers, levels):
-            lg.setLevel(level)
 
 
 # --- listing and verification -------------------------------------------------------------------
@@ -249,7 +192,7 @@ def verify(directory: str | Path, step: int) -> None:
 
 def _read_raw(path: Path, step: int) -> dict[str, Any]:
     """Restores a step as saved (NumPy arrays, no template); damage raises CheckpointDamagedError."""
-    with _quiet():
+    with orbax_quiet.quiet():
         manager = _manager(path, None)
         try:
             return manager.restore(int(step), args=ocp.args.Composite(state=ocp.args.StandardRestore(),
@@ -307,7 +250,7 @@ def save(directory: str | Path, step: int, state: Any, metadata: dict[str, Any],
     state = jax.device_get(_to_savable(state))
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with _quiet():
+        with orbax_quiet.quiet():
             manager = _manager(directory, max_to_keep)
             try:
                 manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
@@ -349,7 +292,7 @@ def _remove_partial_step(directory: Path, step: int) -> None:
 
 def _restore_step(path: Path, step: int, template: Any) -> tuple[Any, dict[str, Any]]:
     savable_template = jax.device_get(_to_savable(template))
-    with _quiet():
+    with orbax_quiet.quiet():
         manager = _manager(path, None)
         try:
             restored = manager.restore(int(step), args=ocp.args.Composite(

@@ -20,10 +20,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
-import signal
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -32,10 +29,10 @@ import jax
 import numpy as np
 from tqdm import tqdm
 
-from simlab.agents import checkpoint, run_log
+from simlab.agents import checkpoint, run_guard, run_log
 from simlab.agents.evaluation import make_evaluator, summarize
 from simlab.agents.learner import check_learner
-from simlab.agents.run_log import RunLock, RunLog
+from simlab.agents.run_log import RunLog
 from simlab.engine import io, sharding
 from simlab.engine.wrappers import set_batch_mesh
 
@@ -209,99 +206,6 @@ def _num_iterations(options: TrainOptions, steps_per_iteration: int) -> int:
     return n
 
 
-def _same_dir(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b)
-
-
-def _prepare_out_dir(out_dir: Path, in_place: bool, overwrite: bool) -> RunLock:
-    """Creates and locks `out_dir`; refuses one that holds a run unless resuming it or `overwrite`."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise run_log.RunDirectoryError(f"--out {out_dir} is a file, not a directory; pass a directory path "
-                                        "(it is created if missing)")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        lock = RunLock(out_dir).acquire()
-    except run_log.RunDirectoryError:
-        raise
-    except OSError as err:
-        reason = err.strerror or str(err)
-        raise run_log.RunDirectoryError(f"cannot write to the run directory {out_dir}: {reason}; choose a "
-                                        "writable --out") from None
-    try:
-        if not in_place:
-            contents = run_log.run_contents(out_dir)
-            if contents and not overwrite:
-                raise run_log.RunExistsError(
-                    f"{out_dir} already holds a training run ({', '.join(contents)}). To continue it, pass "
-                    f"--resume {out_dir}; to keep it and start another, pass a new --out; to delete it and start "
-                    "again, pass --overwrite (Python: TrainOptions(resume=...) or overwrite=True)")
-            run_log.clear_run(out_dir)  # the previous run (with --overwrite) or files of one that never got going
-            if contents:
-                run_log.warn(f"--overwrite: deleted the previous run in {out_dir} ({', '.join(contents)})")
-    except BaseException as err:
-        lock.release()
-        if isinstance(err, OSError):
-            raise run_log.RunDirectoryError(f"cannot clear the run directory {out_dir}: {err}") from None
-        raise
-    return lock
-
-
-def _leaf_names(tree) -> list[tuple[str, Any]]:
-    out = []
-    for keypath, leaf in jax.tree_util.tree_flatten_with_path(tree)[0]:
-        name = "/".join(str(getattr(k, "name", getattr(k, "key", getattr(k, "idx", k)))) for k in keypath)
-        out.append((name, leaf))
-    return out
-
-
-def _nonfinite(state, metrics: dict[str, Any] | None) -> list[str]:
-    """Names of non-finite losses (in `metrics`) and parameters/optimizer values (in `state`), on the host."""
-    bad = []
-    for key, value in (metrics or {}).items():
-        if ("loss" in key or key == "grad_norm") and not math.isfinite(float(value)):
-            bad.append(f"{key} = {float(value)}")
-    skip = {"env_state", "replay", "key"}
-    fields = {f.name: getattr(state, f.name) for f in dataclasses.fields(state)} if dataclasses.is_dataclass(state) \
-        else {"state": state}
-    learned = {k: v for k, v in fields.items() if k not in skip}
-    for name, leaf in _leaf_names(learned):
-        if jax.dtypes.issubdtype(getattr(leaf, "dtype", np.float32), jax.dtypes.prng_key):
-            continue  # PRNG keys nested in a learner's state (e.g. the ES strategy's)
-        arr = np.asarray(jax.device_get(leaf))
-        if np.issubdtype(arr.dtype, np.floating) and not np.all(np.isfinite(arr)):
-            bad.append(f"{name} ({int(np.size(arr) - np.isfinite(arr).sum())} of {arr.size} values)")
-    return bad
-
-
-class _SigintToFlag:
-    """While active (main thread, default handler only), Ctrl-C sets `requested`; a second one aborts."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-
-    def __enter__(self) -> "_SigintToFlag":
-        if threading.current_thread() is threading.main_thread() and \
-                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-        print("\nsimlab: Ctrl-C: finishing this iteration, then saving a checkpoint "
-              "(press Ctrl-C again to stop at once without saving)", file=sys.stderr, flush=True)
-
-    def __exit__(self, *exc) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
-
-
 def _restore_for_resume(resume_dir: Path, state, in_place: bool, num_iterations: int):
     """Restores the newest intact step (reporting skipped damaged ones); returns `(state, meta, step)`."""
     if not checkpoint.steps(resume_dir) and in_place:
@@ -346,8 +250,8 @@ def train(agent, options: TrainOptions) -> TrainResult:
     out_dir = Path(options.out_dir) if options.out_dir else None
     num_iterations = _num_iterations(options, agent.steps_per_iteration)
     resume_dir = Path(options.resume) if options.resume else None
-    in_place = resume_dir is not None and out_dir is not None and _same_dir(resume_dir, out_dir)
-    lock = _prepare_out_dir(out_dir, in_place, options.overwrite) if out_dir is not None else None
+    in_place = resume_dir is not None and out_dir is not None and run_guard.same_dir(resume_dir, out_dir)
+    lock = run_guard.prepare_out_dir(out_dir, in_place, options.overwrite) if out_dir is not None else None
     try:
         return _train(agent, options, config, out_dir, resume_dir, in_place, num_iterations)
     finally:
@@ -426,7 +330,7 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
             "Try a smaller learning_rate (or max_grad_norm) in a new run", it, bad, last_checkpoint)
 
     try:
-        with _SigintToFlag() as interrupt:
+        with run_guard.SigintToFlag() as interrupt:
             for it in range(start_iteration, num_iterations):
                 state, metrics = iteration(state)
                 bar.update(agent.steps_per_iteration)
@@ -438,7 +342,7 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
                 checked = False
                 if (it + 1) % options.eval_every == 0 or last_iter:
                     metrics = jax.device_get(metrics)
-                    bad = _nonfinite(state, metrics)  # on the host, at log points: no branch inside jit
+                    bad = run_guard.nonfinite_names(state, metrics)  # on the host, at log points: no branch inside jit
                     if bad:
                         raise diverged(it + 1, bad)
                     checked = True
@@ -460,7 +364,7 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
                     last_iter or stop or (options.checkpoint_every and (it + 1) % options.checkpoint_every == 0))
                 if should_save:
                     if not checked:
-                        bad = _nonfinite(state, None)
+                        bad = run_guard.nonfinite_names(state, None)
                         if bad:
                             raise diverged(it + 1, bad)
                     try:

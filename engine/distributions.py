@@ -92,7 +92,8 @@ class _OnDistrax:
     """
 
     def _distrax(self) -> distrax.Distribution:
-        raise NotImplementedError
+        """The distrax distribution of this object's parameters; every subclass defines it (abstract here)."""
+        raise NotImplementedError(f"{type(self).__name__} must define _distrax() to build its distrax distribution")
 
     def sample(self, key):
         return self._distrax().sample(seed=key)

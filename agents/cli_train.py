@@ -15,7 +15,7 @@ from simlab import envs
 from simlab.agents import cli_render, registry, train as training
 from simlab.agents.checkpoint import CheckpointError
 from simlab.agents.config_validation import parse_assignments, parse_json_assignments
-from simlab.agents.evaluation import make_evaluator, summarize
+from simlab.agents.evaluation import make_episode_returns, summarize
 from simlab.agents.loading import load_run
 from simlab.agents.run_log import RunDirectoryError
 from simlab.agents.train import (MAX_STEPS, NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted,
@@ -186,6 +186,9 @@ def _write_gif(env_name: str, out_dir: Path, seed: int) -> str:
         return ""
     try:
         cli_render.render_to_file(env_name, out_dir / GIF_NAME, checkpoint=str(out_dir), steps=GIF_STEPS, seed=seed)
+    except TypeError as err:  # a recurrent policy (e.g. the sensory agent) has no stateless host-side act
+        print(f"simlab train: no {GIF_NAME}: {err}", file=sys.stderr)
+        return ""
     except (RuntimeError, OSError, ImportError) as err:
         print(f"simlab train: no {GIF_NAME}: {err}. Install an OpenGL backend (e.g. `apt-get install libosmesa6`) and "
               f"run `simlab render {env_name} --checkpoint {out_dir} --out {out_dir / GIF_NAME}`", file=sys.stderr)
@@ -265,8 +268,9 @@ def cmd_eval(args) -> int:
         agent, state, config = load_run(args.checkpoint)
         if config["env"] != args.env:
             raise ValueError(f"{args.checkpoint} was trained on {config['env']!r}, not {args.env!r}")
-        evaluate = jax.jit(make_evaluator(agent.eval_env, agent.policy(state, True), args.episodes))
-        result = summarize(evaluate(jax.random.key(args.seed)))
+        # Every learner deploys the one policy type (`agent.network`, recurrent or not) with `agent.params(state)`.
+        evaluate = jax.jit(make_episode_returns(agent.eval_env, agent.network, args.episodes))
+        result = summarize(evaluate(agent.params(state), jax.random.key(args.seed)))
     except (ValueError, KeyError, CheckpointError) as err:
         print(f"simlab eval: error: {err}", file=sys.stderr)
         return 2

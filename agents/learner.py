@@ -11,9 +11,17 @@ The driver jits `iteration`, evaluates `policy` on `eval_env` every few iteratio
 TensorBoard and checkpoints (orbax) of the whole `state`, resumes bit-identically from them, shows a
 progress bar and honours time limits. `check_learner` is the boundary check `train` runs first.
 
+Every learner also deploys its policy as simlab's one policy type: `learner.network` (an
+`agents.policy.RecurrentPolicy`; feed-forward ones have an empty carry) with parameters
+`learner.params(state)`, so evaluation, behaviour-cloning teachers and tools read any learner the same way
+(`DeployedPolicyMixin` derives both for PPO, SAC and APG from their deterministic action).
+
 Optional: `evaluate(state, key) -> returns [eval_episodes]`, used instead of evaluating `policy` when a
-learner's policy carries a state or needs its own episodes (ES, `agents.es.learner`); and
-`supports_mesh = False` for learners that cannot shard their batch over devices.
+learner's policy carries a state or needs its own episodes (ES, `agents.es.learner`);
+`select(state) -> (state, metrics)`, which the driver calls (jitted) at every evaluation point before it
+evaluates and checkpoints, so that a learner can validate its parameters and keep the best ones in its
+own state (behaviour cloning's `keep_best`: checkpointed and resumed with the rest; `metrics` join the row);
+and `supports_mesh = False` for learners that cannot shard their batch over devices.
 """
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ import jax
 import jax.numpy as jnp
 
 from simlab.agents.evaluation import make_episode_returns
+from simlab.agents.policy import RecurrentPolicy, feed_forward_policy
 from simlab.engine.env import Env
 from simlab.engine.struct import pytree_dataclass
 
@@ -51,9 +60,16 @@ class Learner(Protocol):
     def policy(self, state: Any, deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
         """`act(obs [B, O], key) -> action [B, A]` of the current parameters."""
 
+    @property
+    def network(self) -> RecurrentPolicy:
+        """The deployed policy as the one policy type (unbatched `step(params, carry, obs [O])`)."""
+
+    def params(self, state: Any) -> Any:
+        """The parameters `network` deploys in `state`."""
+
 
 REQUIRED = ("name", "env_name", "env_kwargs", "config", "env", "eval_env", "steps_per_iteration", "init",
-            "iteration", "policy")
+            "iteration", "policy", "network", "params")
 
 
 def check_learner(agent: Any) -> None:
@@ -66,7 +82,7 @@ def check_learner(agent: Any) -> None:
     if config_missing:
         raise TypeError(f"{type(agent).__name__}.config ({type(agent.config).__name__}) lacks "
                         f"{', '.join(config_missing)}, which the training driver reads")
-    for method in ("init", "iteration", "policy"):
+    for method in ("init", "iteration", "policy", "params"):
         if not callable(getattr(agent, method)):
             raise TypeError(f"{type(agent).__name__}.{method} must be callable")
 
@@ -89,17 +105,38 @@ class CountedState:
         return CountedState(inner=inner, iteration=self.iteration + 1, env_steps=self.env_steps + steps)
 
 
-class NetworkPolicyMixin:
-    """For learners that deploy a feed-forward `RecurrentPolicy` (`self.network`) with parameters
-    `self.params(state)`: the driver's evaluation (`evaluate`) and the batched `policy`."""
+class DeployedPolicyMixin:
+    """For learners with a deterministic feed-forward action `act_from(params, obs [B, O]) -> action [B, A]` of
+    `params(state)` (PPO, SAC, APG): the deployed policy as the one policy type, `network`."""
 
-    def evaluate(self, state: Any, key: jax.Array) -> jax.Array:
-        """`[eval_episodes]` returns of the deployed parameters on `eval_env`."""
-        return make_episode_returns(self.eval_env, self.network, self.config.eval_episodes)(self.params(state), key)
+    @property
+    def network(self) -> RecurrentPolicy:
+        """`step(params, (), obs [O]) -> ((), action [A])`, the deterministic policy in environment units."""
+        act_from = self.act_from
+        return feed_forward_policy(self.name, self.eval_env.action_size, self.eval_env.observation_size,
+                                   lambda key, n: self.params(self.init(key)),
+                                   lambda params, obs: act_from(params, obs[None])[0])
+
+
+class NetworkPolicyMixin:
+    """For learners that deploy a `RecurrentPolicy` (`self.network`) with parameters `self.params(state)`:
+    the driver's evaluation (`evaluate`, recurrent or not) and, for a feed-forward network, the batched
+    `policy`."""
+
+    def evaluate(self, state: Any, key: jax.Array, num_episodes: int | None = None) -> jax.Array:
+        """`[num_episodes]` (default `config.eval_episodes`) returns of the deployed parameters on `eval_env`."""
+        episodes = num_episodes or self.config.eval_episodes
+        return make_episode_returns(self.eval_env, self.network, episodes)(self.params(state), key)
 
     def policy(self, state: Any, deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
-        """`act(obs [B, O], key) -> action [B, A]` of the deployed parameters (deterministic either way)."""
-        params, network, num_inputs = self.params(state), self.network, self.env.observation_size
+        """`act(obs [B, O], key) -> action [B, A]` of the deployed parameters (deterministic either way).
+
+        Raises TypeError for a recurrent network, whose action depends on its carried state: use `evaluate`."""
+        params, network, num_inputs = self.params(state), self.network, self.eval_env.observation_size
+        if not network.is_feed_forward(num_inputs):
+            raise TypeError(f"the {self.name} learner's policy {network.name!r} carries a recurrent state, so it "
+                            "has no stateless act(obs, key); evaluate it with learner.evaluate(state, key) "
+                            "(what `simlab eval` and the training driver do)")
 
         def act(obs, key):
             return jax.vmap(lambda o: network.step(params, network.initial_carry(num_inputs), o)[1])(obs)

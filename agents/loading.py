@@ -56,3 +56,11 @@ def load_policy(run_dir: str | Path, deterministic: bool = True, seed: int = 0) 
         return action[0] if single else action
 
     return policy
+
+
+def load_teacher(run_dir: str | Path) -> Callable[[jax.Array], jax.Array]:
+    """`act(obs [B, O]) -> action [B, A]`: the deterministic policy of a `simlab train` run, as a jittable
+    function of the observation alone (a teacher for behaviour cloning)."""
+    agent, state, _ = load_run(run_dir)
+    act, unused_key = agent.policy(state, deterministic=True), jax.random.key(0)
+    return lambda obs: act(obs, unused_key)

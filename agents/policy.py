@@ -1,7 +1,8 @@
 """The policy type shared by the population learners (ES), behaviour cloning and the sensory-neuron agents.
 
 A `RecurrentPolicy` is a set of pure, unbatched functions over a carried state; a feed-forward policy
-is one whose carry is empty. `check_policy_fits` is the boundary check every learner runs before
+is one whose carry is empty (`feed_forward_policy`). It is the one policy type of simlab: every learner
+deploys one as `learner.network` with parameters `learner.params(state)` (`agents.learner`). `check_policy_fits` is the boundary check every learner runs before
 tracing: the policy must read the environment's observation and emit its action shape.
 `make_mlp_policy` is the feed-forward tanh MLP that ES trains and the sensory agents compare against.
 """
@@ -52,6 +53,13 @@ class RecurrentPolicy:
     def is_feed_forward(self, num_inputs: int) -> bool:
         """Whether the carry is empty: the action depends on the current observation only."""
         return not jax.tree_util.tree_leaves(self.initial_carry(num_inputs))
+
+
+def feed_forward_policy(name: str, action_size: int, num_inputs: int, init: Callable[[jax.Array, int], Any],
+                        act: Callable[[Any, jax.Array], jax.Array]) -> RecurrentPolicy:
+    """The one policy type for a policy without memory: `act(params, obs [N]) -> action [A]` with an empty carry."""
+    return RecurrentPolicy(name, action_size, num_inputs, init, lambda n: (),
+                           lambda params, carry, obs: (carry, act(params, obs)))
 
 
 def check_policy_fits(env: Env, policy: RecurrentPolicy) -> None:

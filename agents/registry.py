@@ -19,6 +19,7 @@ from simlab.agents.validation import check_env_kwargs, check_trainable
 _FACTORIES: dict[str, tuple[Callable, type]] = {
     "ppo": (make_ppo, PPOConfig), "sac": (make_sac, SACConfig), "apg": (make_apg, APGConfig),
     "es": (make_es_learner, ESLearnerConfig)}
+_CHECKS: dict[str, Callable] = {}  # agents whose trainable environments differ from check_trainable's
 
 DEFAULTS: dict[tuple[str, str], dict[str, Any]] = {
     ("ppo", "cartpole_swingup"): dict(num_envs=128, rollout_length=64, epochs=4, num_minibatches=8,
@@ -76,13 +77,17 @@ def algorithms() -> list[str]:
     return sorted(_FACTORIES)
 
 
-def register_agent(name: str, factory: Callable, config_cls: type) -> None:
+def register_agent(name: str, factory: Callable, config_cls: type, check: Callable | None = None) -> None:
     """Adds agent `name`: `factory(env_name, config, total_steps=None, **env_kwargs)` returning a
     `simlab.agents.learner.Learner`, configured by the dataclass `config_cls`. Learners outside this module
-    (behaviour cloning, plug-ins) register themselves this way; a taken name raises ValueError."""
+    (behaviour cloning, the sensory recipes, plug-ins) register themselves this way; a taken name raises
+    ValueError. `check(algo, env_name, env_kwargs)` raises for environments the learner cannot train, before
+    it is built (default `agents.validation.check_trainable`: one agent, a flat observation, box actions)."""
     if name in _FACTORIES and _FACTORIES[name] != (factory, config_cls):
         raise ValueError(f"agent {name!r} is already registered (by {_FACTORIES[name][0].__module__}); pick another name")
     _FACTORIES[name] = (factory, config_cls)
+    if check is not None:
+        _CHECKS[name] = check
 
 
 def config_class(algo: str) -> type:
@@ -124,6 +129,6 @@ def make_agent(algo: str, env_name: str, overrides: dict[str, Any] | None = None
     """
     check_env_kwargs(env_kwargs)
     config = make_config(algo, env_name, overrides)
-    check_trainable(algo, env_name, env_kwargs)
+    _CHECKS.get(algo, check_trainable)(algo, env_name, env_kwargs)
     factory, _ = _FACTORIES[algo]
     return factory(env_name, config, total_steps=total_steps, **(env_kwargs or {}))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import chex
 import jax
 import jax.numpy as jnp
 
@@ -42,9 +43,13 @@ class ReplayBuffer:
                           jnp.zeros((), jnp.int32))
 
     def add(self, data: ReplayData, batch: Any) -> ReplayData:
+        """Writes the `n` items of `batch` (the buffer's item structure, every leaf `[n, *item_shape]`)."""
         n = jax.tree_util.tree_leaves(batch)[0].shape[0]
         if n > self.capacity:
             raise ValueError(f"cannot add {n} items to a replay buffer of capacity {self.capacity}")
+        chex.assert_trees_all_equal_structs(batch, data.storage)  # a leaf of another shape would broadcast silently
+        jax.tree_util.tree_map(lambda s, b: chex.assert_shape(b, (n, *s.shape[1:]), custom_message=(
+            f"replay add: every leaf of the batch must be [n={n}, *item_shape]")), data.storage, batch)
         index = (data.position + jnp.arange(n)) % self.capacity
         storage = jax.tree_util.tree_map(lambda s, b: s.at[index].set(b.astype(s.dtype)), data.storage, batch)
         return ReplayData(storage, (data.position + n) % self.capacity, jnp.minimum(data.size + n, self.capacity))

@@ -36,7 +36,6 @@ from simlab.agents.run_log import RunLog
 from simlab.engine import io, sharding
 from simlab.engine.wrappers import set_batch_mesh
 
-
 MAX_STEPS = 2**31 - 1  # the agents' iteration and env-step counters are int32
 
 
@@ -291,6 +290,8 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
     else:
         evaluator = jax.jit(lambda s, k: make_evaluator(agent.eval_env, agent.policy(s, True),
                                                         agent.config.eval_episodes)(k))
+    # Learners that validate and keep their best parameters do so at every evaluation point (agents.learner).
+    select = jax.jit(agent.select) if hasattr(agent, "select") else None
 
     log = None
     if out_dir is not None:
@@ -346,6 +347,9 @@ def _train(agent, options: TrainOptions, config: dict, out_dir: Path | None, res
                     if bad:
                         raise diverged(it + 1, bad)
                     checked = True
+                    if select is not None:
+                        state, selected = select(state)
+                        metrics = {**metrics, **jax.device_get(selected)}
                     returns = summarize(evaluator(state, jax.random.fold_in(jax.random.key(options.seed + 1), it)))
                     last_return = returns["mean_return"]
                     row = {"iteration": it + 1, "env_steps": int(state.env_steps),

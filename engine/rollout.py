@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -56,6 +57,8 @@ def make_rollout(env: Env, policy: Policy, num_steps: int) -> Callable[[State, j
 
     def one_step(state: State, step_key: jax.Array):
         action = policy(state.obs, step_key)
+        chex.assert_shape(action, (*state.obs.shape[:1], *env.action_spec.shape), custom_message=(
+            "make_rollout: the policy must return one action of the env's action_spec shape per environment"))
         next_state = env.step(state, action)
         next_obs = next_state.info.get("final_obs", next_state.obs)
         transition = Transition(

@@ -25,9 +25,10 @@ import optax
 from simlab import envs
 from simlab.agents import networks
 from simlab.agents.actions import ActionScaler
-from simlab.agents.evaluation import mean_finished_return
-from simlab.engine.env import Env, State
 from simlab.agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, validate_config
+from simlab.agents.evaluation import mean_finished_return
+from simlab.agents.learner import DeployedPolicyMixin
+from simlab.engine.env import Env, State
 from simlab.engine.struct import pytree_dataclass
 
 
@@ -96,7 +97,7 @@ class APGState:
 
 
 @dataclasses.dataclass(frozen=True)
-class APG:
+class APG(DeployedPolicyMixin):
     env_name: str
     env_kwargs: dict
     config: APGConfig
@@ -120,6 +121,14 @@ class APG:
 
     def _act(self, params, obs):
         return self.scaler.to_env(jnp.tanh(self.policy_net.apply(params, obs).mean))
+
+    def params(self, state: APGState):
+        """The deployed parameters: the policy network's."""
+        return state.policy_params
+
+    def act_from(self, params, obs: jax.Array) -> jax.Array:
+        """The (deterministic) action `[B, A]` in environment units for `obs [B, O]`."""
+        return self._act(params, obs)
 
     def policy(self, state: APGState, deterministic: bool = True):
         del deterministic  # the APG policy is deterministic

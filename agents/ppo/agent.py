@@ -19,6 +19,7 @@ from simlab.agents import networks, normalization
 from simlab.agents.actions import ActionScaler
 from simlab.agents.evaluation import mean_finished_return
 from simlab.agents.gae import compute_gae
+from simlab.agents.learner import DeployedPolicyMixin
 from simlab.agents.ppo import losses
 from simlab.agents.ppo.config import PPOConfig
 from simlab.engine.env import Env, State
@@ -41,7 +42,7 @@ class PPOState:
 
 
 @dataclasses.dataclass(frozen=True)
-class PPO:
+class PPO(DeployedPolicyMixin):
     """The PPO agent for one environment. Build it with `make_ppo`."""
 
     env_name: str
@@ -79,6 +80,14 @@ class PPO:
     def policy(self, state: PPOState, deterministic: bool = True) -> Callable[[jax.Array, jax.Array], jax.Array]:
         """`act(obs [B, O], key) -> env action [B, A]` with the parameters in `state`."""
         return self.policy_from(state.policy_params, state.obs_stats, deterministic)
+
+    def params(self, state: PPOState):
+        """The deployed parameters: `(policy_params, obs_stats)` (the observation normalization is part of it)."""
+        return state.policy_params, state.obs_stats
+
+    def act_from(self, params, obs: jax.Array) -> jax.Array:
+        """The deterministic action `[B, A]` (environment units) of `params(state)` for `obs [B, O]`."""
+        return self.policy_from(*params, deterministic=True)(obs, None)
 
     def policy_from(self, policy_params, obs_stats, deterministic: bool = True):
         def act(obs, key):

@@ -18,10 +18,11 @@ import optax
 from simlab import envs
 from simlab.agents import networks
 from simlab.agents.actions import ActionScaler
+from simlab.agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, Interval, validate_config
 from simlab.agents.evaluation import mean_finished_return
+from simlab.agents.learner import DeployedPolicyMixin
 from simlab.agents.replay import ReplayBuffer, ReplayData, make_replay_buffer
 from simlab.engine.env import Env, State
-from simlab.agents.config_validation import AT_LEAST_ONE, DISCOUNT, NONNEGATIVE, POSITIVE, Interval, validate_config
 from simlab.engine.struct import pytree_dataclass
 
 
@@ -83,7 +84,7 @@ class SACState:
 
 
 @dataclasses.dataclass(frozen=True)
-class SAC:
+class SAC(DeployedPolicyMixin):
     env_name: str
     env_kwargs: dict
     config: SACConfig
@@ -112,6 +113,14 @@ class SAC:
         return SACState(policy_params, q_params, q_params, log_alpha, self.optimizer.init(policy_params),
                         self.optimizer.init(q_params), self.optimizer.init(log_alpha), self.buffer.init(),
                         self.env.reset(ek), rk, jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32))
+
+    def params(self, state: SACState):
+        """The deployed parameters: the policy network's."""
+        return state.policy_params
+
+    def act_from(self, params, obs: jax.Array) -> jax.Array:
+        """The deterministic action `[B, A]` (environment units, the tanh-Gaussian's mode) for `obs [B, O]`."""
+        return self.scaler.to_env(self.policy_net.apply(params, obs).mode())
 
     def policy(self, state: SACState, deterministic: bool = True):
         params = state.policy_params

@@ -6,7 +6,10 @@
 `train` fits the sensory agent and the same-budget MLP baseline (behaviour cloning
 from a teacher run of `simlab train`, then optionally evolution strategies) and
 writes `OUT/<name>_{sensory,mlp}/` (name: `--name`, default the task) with the
-command that produced them. OUT is `--out DIR`, default ./simlab_results/sensory;
+command that produced them. Each phase is a learner of the one training driver
+(`agents.sensory.learners`: "sensory_bc", "sensory_es", "pixel_bc"), whose run
+directory (`--runs`, default OUT/runs/<name>_<agent>_{bc,es}) holds metrics.csv,
+TensorBoard logs and checkpoints. OUT is `--out DIR`, default ./simlab_results/sensory;
 `--publish` writes the shipped `agents/sensory/params/` instead. Existing files are
 not replaced without `--overwrite`. `--init-from STEM` continues from `STEM_<agent>/`
 in OUT, else in the shipped parameters. `eval` loads the shipped files (or those in
@@ -22,6 +25,7 @@ unshuffled, shuffled and shown_10/30/50/70 (`--fractions` picks others):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import pathlib
 import sys
@@ -29,44 +33,18 @@ import time
 
 import jax
 
-from simlab.agents.bc import BCConfig
-from simlab.agents.es.strategies import ESConfig
 from simlab.agents.evaluation import episode_length_of
 from simlab.agents.sensory import pong_cli
 from simlab.agents.sensory.evaluate import evaluate_conditions
+from simlab.agents.sensory.learners import run_phase
 from simlab.agents.sensory.pong_cli import PIXEL_TASKS
 from simlab.agents.sensory.tasks import (AGENT_NAMES, CONDITIONS, PARAMS_DIR, TASKS, init_file, load_params,
                                          params_file, save_params, task_of)
-from simlab.agents.sensory.train import clone_agent, teacher_from_run, train_agent
 from simlab.engine import io as output
-from simlab.engine.wrappers import strip_reward_shaping
 
 
 def _train_agents(args) -> list[str]:
     return ["sensory"] if args.task in PIXEL_TASKS else list(args.agents)
-
-
-def _check_teacher(task_name: str, run_dir: str) -> None:
-    """Refuses a teacher run of another environment or other env options (e.g. Ant's 27 vs 105 observations).
-
-    Reward shaping and the contact model (`solver`) may differ: neither changes what the policy reads or drives.
-    """
-
-
-    path = pathlib.Path(run_dir) / "config.json"
-    if not path.exists():
-        raise SystemExit(f"--teacher {run_dir} has no config.json; pass the --out directory of `simlab train`")
-    config = json.loads(path.read_text())
-    task = task_of(task_name)
-    # Reward shaping (e.g. `action_rate_penalty`) changes only the teacher's training reward, and the contact
-    # model (`solver`) only the dynamics: its policy reads the same observation and drives the same body, so
-    # it may teach the plain task. (Runs from before the v5 tasks defaulted to solver="mujoco" do not record it.)
-    want = (task.env_name, {k: v for k, v in task.env_kwargs if k != "solver"})
-    got = (config.get("env"), {k: v for k, v in strip_reward_shaping(config.get("env_kwargs") or {}).items()
-                               if k != "solver"})
-    if got != want:
-        raise SystemExit(f"--teacher {run_dir} was trained on {got[0]!r} with env options {got[1]} (reward "
-                         f"shaping aside), but the {task_name!r} task needs {want[0]!r} with {want[1]}")
 
 
 def _bc_adam_steps(args) -> int:
@@ -82,59 +60,56 @@ def _train(args) -> int:
     if args.task in PIXEL_TASKS:
         return pong_cli.train(args)
 
-
-    task_of(args.task)
+    task = task_of(args.task)
     command = "simlab sensory " + " ".join(args.argv)
     if args.bc_iterations > 0 and args.teacher is None:
         raise SystemExit("--bc-iterations needs --teacher RUN_DIR (a `simlab train` run of the same task)")
     if args.bc_iterations <= 0 and args.es_generations <= 0:
         raise SystemExit("nothing to train: give --bc-iterations and/or --es-generations")
-    if args.bc_iterations > 0:
-        _check_teacher(args.task, args.teacher)
     if args.bc_select_every < 0 or args.bc_select_episodes < 1:
         raise SystemExit("--bc-select-every must be >= 0 and --bc-select-episodes >= 1")
-    teacher = teacher_from_run(args.teacher) if args.bc_iterations > 0 else None
+    stem, env_kwargs = args.name or args.task, dict(task.env_kwargs)
     for agent in args.agents:
-        out = params_file(args.out_dir, args.name or args.task, agent)
+        out = params_file(args.out_dir, stem, agent)
         start = time.perf_counter()
         params, meta = None, {"command": command, "task": args.task, "agent": agent}
+        init_from = ""
         if args.init_from is not None:
             # Continue from earlier parameters; keep their history so the full recipe stays on record.
-            params, earlier = load_params(init_file(args, agent))
-            meta["init_from"] = earlier
+            init_from = str(init_file(args, agent))
+            _, meta["init_from"] = load_params(init_from)
         if args.bc_iterations > 0:
-            bc_config = BCConfig(num_episodes=args.bc_episodes, learning_rate=args.bc_lr, beta_init=args.bc_beta_init,
-                                 beta_decay=args.bc_beta_decay, updates_per_iteration=args.bc_updates,
-                                 bptt_window=args.bc_window, lr_end=args.bc_lr_end,
-                                 lr_decay_steps=_bc_adam_steps(args),
-                                 feed_executed_action=args.bc_feed_executed and agent == "sensory",
-                                 beta_min=args.bc_beta_min,
-                                 teacher_noise=args.bc_teacher_noise, aggregate=args.bc_aggregate, ema=args.bc_ema)
             if args.bc_feed_executed and agent != "sensory":
                 print(f"{agent}: --bc-feed-executed does not apply (it does not read a_{{t-1}})", flush=True)
-            budget = args.time_budget if agent == "sensory" else None
-            params, history = clone_agent(args.task, agent, teacher, iterations=args.bc_iterations,
-                                          config=bc_config, seed=args.seed, time_budget_s=budget,
-                                          initial_params=params, select_every=args.bc_select_every,
-                                          select_episodes=args.bc_select_episodes,
-                                          log=lambda m: print(m, flush=True))
-            meta["bc"] = {"config": vars(bc_config), "iterations_run": history["iteration"][-1],
-                          "final_loss": history["bc_loss"][-1]}
+            bc = dict(network=agent, teacher=args.teacher, num_episodes=args.bc_episodes, learning_rate=args.bc_lr,
+                      beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,
+                      updates_per_iteration=args.bc_updates, bptt_window=args.bc_window, lr_end=args.bc_lr_end,
+                      lr_decay_steps=_bc_adam_steps(args),
+                      feed_executed_action=args.bc_feed_executed and agent == "sensory",
+                      beta_min=args.bc_beta_min, teacher_noise=args.bc_teacher_noise, aggregate=args.bc_aggregate,
+                      ema=args.bc_ema, keep_best=args.bc_select_every > 0, eval_episodes=args.bc_select_episodes,
+                      init_from=init_from)
+            learner, result = run_phase("sensory_bc", args.task, bc, env_kwargs, args.bc_iterations, args,
+                                        f"{stem}_{agent}_bc", args.bc_select_every or 10,
+                                        args.time_budget if agent == "sensory" else None)
+            params = learner.params(result.state)
+            meta["bc"] = {"config": dataclasses.asdict(learner.config), "run": str(result.out_dir),
+                          "iterations_run": int(result.state.iteration), "final_loss": result.history[-1]["bc_loss"]}
             if args.bc_select_every:
-                meta["bc"]["selected"] = {"iteration": history["best_iteration"],
-                                          "every": args.bc_select_every, "episodes": args.bc_select_episodes,
-                                          "validation_returns": dict(zip(history["select_iteration"],
-                                                                         history["select_return"]))}
+                meta["bc"]["selected"] = {"every": args.bc_select_every, "episodes": args.bc_select_episodes,
+                                          "best_validation_return": float(result.state.inner.best_return)}
             save_params(out, params, {**meta, "train_seconds": time.perf_counter() - start})
+            init_from = str(out)
         if args.es_generations > 0:
-            es_config = ESConfig(strategy=args.es_strategy, population_size=args.population,
-                                 sigma_init=args.sigma, learning_rate=args.es_lr)
-            params, history = train_agent(
-                args.task, agent, generations=args.es_generations, config=es_config, num_episodes=args.es_episodes,
-                seed=args.seed, initial_params=params, time_budget_s=args.time_budget,
-                log=lambda m: print(m, flush=True))
-            meta["es"] = {"config": vars(es_config), "generations_run": history["generation"][-1],
-                          "final_fitness_mean": history["fitness_mean"][-1]}
+            es = dict(network=agent, strategy=args.es_strategy, population_size=args.population,
+                      sigma_init=args.sigma, learning_rate=args.es_lr, num_episodes=args.es_episodes,
+                      init_from=init_from)
+            learner, result = run_phase("sensory_es", args.task, es, env_kwargs, args.es_generations, args,
+                                        f"{stem}_{agent}_es", 25, args.time_budget)
+            params = learner.params(result.state)
+            meta["es"] = {"config": dataclasses.asdict(learner.config), "run": str(result.out_dir),
+                          "generations_run": int(result.state.iteration),
+                          "final_fitness_mean": result.history[-1]["train_return"]}
         meta["train_seconds"] = time.perf_counter() - start
         meta["devices"] = str(jax.devices())
         save_params(out, params, meta)
@@ -205,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--sigma", type=float, default=0.1)
     p_train.add_argument("--time-budget", type=float, default=None, help="seconds per training phase")
     p_train.add_argument("--seed", type=int, default=0)
+    p_train.add_argument("--runs", default=None,
+                         help="where the training driver's run directories go (metrics.csv, TensorBoard, checkpoints; "
+                              "one per agent and phase, resumable with `simlab train --resume`); default OUT/runs, "
+                              "or ./simlab_results/sensory/runs with --publish")
+    p_train.add_argument("--no-progress", action="store_true", help="no progress bar")
     p_train.add_argument("--name", default=None, help="file stem: writes OUT/<name>_<agent>/ (default <task>)")
     output.add_output_arguments(p_train, "sensory", published=PARAMS_DIR, what="trained parameters (one directory per agent)")
     p_train.add_argument("--bc-segment", type=int, default=64, help="pong: steps collected per BC iteration")
@@ -239,6 +219,10 @@ def main(argv=None) -> int:
         files = [params_file(".", args.name or args.task, agent).name + "/" for agent in _train_agents(args)]
         try:
             args.out_dir = output.prepare_output(args, "sensory", files, published=PARAMS_DIR)
+            if args.runs is None:  # never inside the package tree
+                published = pathlib.Path(args.out_dir).resolve() == PARAMS_DIR.resolve()
+                args.runs = str(pathlib.Path("simlab_results", "sensory") if published else pathlib.Path(args.out_dir)) \
+                    + "/runs"
         except ValueError as err:
             print(f"simlab sensory train: error: {err}", file=sys.stderr)
             return 2

@@ -24,10 +24,9 @@ import numpy as np
 
 from simlab import envs
 from simlab.agents.evaluation import make_episode_returns, make_evaluator
+from simlab.agents.loading import load_teacher
 from simlab.agents.sensory.pixel import PixelConfig, make_pixel_policy
-from simlab.agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc
 from simlab.agents.sensory.tasks import PARAMS_DIR
-from simlab.agents.sensory.train import teacher_from_run
 from simlab.engine.env import Env, State
 from simlab.engine.wrappers import TimeLimit, with_patch_transforms
 from simlab.envs.classic.pong import Pong, tracking_action
@@ -75,10 +74,7 @@ def teacher_observation(state: State) -> jax.Array:
 
 def pong_teacher(spec: str = "scripted") -> Callable[[jax.Array], jax.Array]:
     """`act(state_obs [B, 6]) -> [B, 1]`: "scripted" (`tracking_action`) or a `simlab train pong_state` run dir."""
-    if spec == "scripted":
-        return tracking_action
-
-    return teacher_from_run(spec)
+    return tracking_action if spec == "scripted" else load_teacher(spec)
 
 
 def pong_params_path(stem: str = "pong") -> pathlib.Path:
@@ -131,41 +127,3 @@ def evaluate_pong(params, num_episodes: int = 100, seed: int = 0, conditions=CON
             log(f"{name:>11}: {scores.mean():6.2f} ± {scores.std():5.2f}  ({shown}/{NUM_PATCHES} patches, "
                 f"{time.perf_counter() - start:.0f}s)")
     return results
-
-
-def train_pong(*, iterations: int, teacher: str = "scripted", config=None, seed: int = 0, initial_params=None,
-               time_budget_s: float | None = None, log: Callable[[str], None] = print, log_every: int = 25):
-    """Behaviour-clones the pixel agent on shuffled, randomly occluded Pong; returns `(params, history)`."""
-
-    config = config or PixelBCConfig()
-    bc = make_pixel_bc(pong_patch_env("shuffled"), teacher_observation, pong_teacher(teacher), config, PONG_CONFIG)
-    init_key, bc_key = jax.random.split(jax.random.key(seed))
-    params = initial_params if initial_params is not None else \
-        make_pixel_policy(PONG_CONFIG).init(init_key, NUM_PATCHES)
-    state = bc.init(bc_key, params)
-
-    @jax.jit
-    def step(state):
-        state, metrics = bc.iteration(state)
-        return state, {**metrics, "score_per_1000_steps": 1000.0 * metrics["reward_per_step"]}
-
-    history = {"iteration": [], "bc_loss": [], "beta": [], "score_per_1000_steps": [], "seconds": []}
-    start, losses, scores = time.perf_counter(), [], []
-    for it in range(1, iterations + 1):
-        state, metrics = step(state)
-        losses.append(metrics["bc_loss"])
-        scores.append(metrics["score_per_1000_steps"])
-        if it % log_every == 0 or it == iterations:
-            elapsed = time.perf_counter() - start
-            history["iteration"].append(it)
-            history["bc_loss"].append(float(np.mean(jax.device_get(losses))))
-            history["score_per_1000_steps"].append(float(np.mean(jax.device_get(scores))))
-            history["beta"].append(float(metrics["beta"]))
-            history["seconds"].append(elapsed)
-            losses, scores = [], []
-            log(f"[pong bc] iter {it:5d}  loss {history['bc_loss'][-1]:.4f}  beta {history['beta'][-1]:.3f}  "
-                f"score/1000 steps {history['score_per_1000_steps'][-1]:6.2f}  {elapsed:6.0f}s")
-            if time_budget_s is not None and elapsed > time_budget_s:
-                log(f"[pong bc] time budget of {time_budget_s:.0f}s reached at iteration {it}")
-                break
-    return (state.average if config.ema else state.params), history

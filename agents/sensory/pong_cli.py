@@ -13,13 +13,14 @@ the patches shown (no retraining): mean ± sd of points for minus points against
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
 import jax
 
-from simlab.agents.sensory.pixel_train import PixelBCConfig
-from simlab.agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition, train_pong
+from simlab.agents.sensory.learners import run_phase
+from simlab.agents.sensory.pong import CONDITIONS, evaluate_pong, shown_condition
 from simlab.agents.sensory.tasks import init_file, load_params, params_file, save_params
 
 PIXEL_TASKS = ("pong",)
@@ -38,26 +39,25 @@ def train(args) -> int:
     if given:
         raise SystemExit(f"{', '.join(given)}: options of the state tasks, which pong does not use; drop them")
     teacher = args.teacher or "scripted"
-    config = PixelBCConfig(num_episodes=args.bc_episodes, segment_steps=args.bc_segment,
-                           updates_per_iteration=args.bc_updates, learning_rate=args.bc_lr,
-                           beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,
-                           shown_min=args.shown_min, shown_max=args.shown_max)
     meta = {"command": "simlab sensory " + " ".join(args.argv), "task": "pong", "agent": "sensory",
             "teacher": teacher}
-    params = None
+    init_from = ""
     if args.init_from is not None:
-        params, meta["init_from"] = load_params(init_file(args, "sensory"))
+        init_from = str(init_file(args, "sensory"))
+        _, meta["init_from"] = load_params(init_from)
     start = time.perf_counter()
-    params, history = train_pong(iterations=args.bc_iterations, teacher=teacher, config=config, seed=args.seed,
-                                 initial_params=params, time_budget_s=args.time_budget,
-                                 log=lambda m: print(m, flush=True))
-    meta["bc"] = {"config": {**vars(config)}, "iterations_run": history["iteration"][-1],
-                  "final_loss": history["bc_loss"][-1]}
+    config = dict(num_episodes=args.bc_episodes, segment_steps=args.bc_segment, updates_per_iteration=args.bc_updates,
+                  learning_rate=args.bc_lr, beta_init=args.bc_beta_init, beta_decay=args.bc_beta_decay,
+                  shown_min=args.shown_min, shown_max=args.shown_max, teacher=teacher, init_from=init_from)
+    learner, result = run_phase("pixel_bc", "pong", config, {}, args.bc_iterations, args,
+                                f"{args.name or 'pong'}_sensory_bc", 25, args.time_budget)
+    meta["bc"] = {"config": dataclasses.asdict(learner.config), "run": str(result.out_dir),
+                  "iterations_run": int(result.state.iteration), "final_loss": result.history[-1]["bc_loss"]}
     meta["train_seconds"] = time.perf_counter() - start
     meta["devices"] = str(jax.devices())
 
     out = params_file(args.out_dir, args.name or "pong", "sensory")
-    save_params(out, params, meta)
+    save_params(out, learner.params(result.state), meta)
     print(f"sensory: wrote {out} after {meta['train_seconds']:.0f}s", flush=True)
     return 0
 

@@ -58,3 +58,20 @@ def assert_leaves_equal(a, b) -> None:
         np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
 
 
+
+
+def straight_and_resumed(make, tmp_path):
+    """Trains `make()` 4 iterations in one go and 2 + 2 with a resume (of a freshly made learner) in between;
+    asserts identical states, evaluations and TensorBoard output; returns the straight run's result."""
+    agent = make()
+    options = dict(eval_every=2, checkpoint_every=2, progress=False)
+    steps = agent.steps_per_iteration
+    straight = train(agent, TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "a"), **options))
+    train(agent, TrainOptions(total_steps=2 * steps, out_dir=str(tmp_path / "b"), **options))
+    resumed = train(make(), TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "b"),
+                                         resume=str(tmp_path / "b"), **options))
+    assert resumed.resumed_from == 2
+    assert_leaves_equal(straight.state, resumed.state)
+    assert straight.history[-1]["eval_return"] == resumed.history[-1]["eval_return"]
+    assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
+    return straight

@@ -46,6 +46,13 @@ def test_public_shape_contracts_are_asserted_at_trace_time():
     scaler = ActionScaler.for_spec(BoxSpec((2,), np.dtype(np.float32), -np.ones(2), np.ones(2)))
     with pytest.raises(AssertionError, match="to_env"):
         scaler.to_env(jnp.zeros((5, 3)))
+    with pytest.raises(AssertionError, match="clipped_policy_loss"):
+        losses.clipped_policy_loss(jnp.zeros(8), jnp.zeros(8), jnp.zeros((8, 1)), 0.2)
+    with pytest.raises(AssertionError, match="value_loss"):
+        losses.value_loss(jnp.zeros((8, 1)), jnp.zeros((8, 1)), jnp.zeros((8, 1)), 0.2)
+    buffer = make_replay_buffer(4, {"obs": jnp.zeros(3), "action": jnp.zeros(2)})
+    with pytest.raises(AssertionError, match="replay add"):  # [2, 1] would broadcast into [2, 2] without the check
+        buffer.add(buffer.init(), {"obs": jnp.zeros((2, 3)), "action": jnp.zeros((2, 1))})
 
 
 def test_running_normalization_matches_numpy():

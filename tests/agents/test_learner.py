@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 
+import jax
+import numpy as np
 import pytest
 
 from simlab.agents.learner import Learner, check_learner
+from simlab.agents.policy import RecurrentPolicy
 from simlab.agents.registry import make_agent
 from simlab.agents.train import TrainOptions, train
 from simlab.engine import sharding
 
-from run_safety_support import assert_leaves_equal
+from run_safety_support import straight_and_resumed
 
 
 @pytest.mark.parametrize("algo, env", [("ppo", "pendulum"), ("sac", "pendulum"), ("apg", "pendulum_balance"),
@@ -36,21 +39,7 @@ ES_TINY = {"population_size": 8, "num_episodes": 2, "eval_episodes": 4, "hidden"
 
 
 def _straight_and_resumed(algo: str, env: str, config: dict, tmp_path):
-    """Trains 4 iterations in one go and 2 + 2 with a resume in between; asserts identical states, evaluations
-    and TensorBoard output, and returns the straight run's result."""
-    agent = make_agent(algo, env, config)
-    assert isinstance(agent, Learner)
-    options = dict(eval_every=2, checkpoint_every=2, progress=False)
-    steps = agent.steps_per_iteration
-    straight = train(agent, TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "a"), **options))
-    train(agent, TrainOptions(total_steps=2 * steps, out_dir=str(tmp_path / "b"), **options))
-    resumed = train(make_agent(algo, env, config), TrainOptions(total_steps=4 * steps, out_dir=str(tmp_path / "b"),
-                                                                resume=str(tmp_path / "b"), **options))
-    assert resumed.resumed_from == 2
-    assert_leaves_equal(straight.state, resumed.state)
-    assert straight.history[-1]["eval_return"] == resumed.history[-1]["eval_return"]
-    assert list((tmp_path / "a" / "tensorboard").glob("events.out.tfevents.*"))
-    return straight
+    return straight_and_resumed(lambda: make_agent(algo, env, config), tmp_path)
 
 
 def test_es_is_a_learner_and_resumes_bit_identically(tmp_path):
@@ -90,3 +79,19 @@ def test_bc_refuses_a_missing_or_mismatched_teacher(tmp_path, teacher_run):
         make_agent("bc", "cartpole_swingup", {"teacher": str(tmp_path)})
     with pytest.raises(ValueError, match="was trained on 'cartpole_swingup'"):
         make_agent("bc", "pendulum", {"teacher": teacher_run})
+
+
+@pytest.mark.parametrize("algo, env", [("ppo", "pendulum"), ("sac", "pendulum"), ("apg", "pendulum_balance"),
+                                       ("es", "pendulum")])
+def test_every_learner_deploys_the_one_policy_type(algo, env):
+    """`learner.network` (a feed-forward RecurrentPolicy here) with `learner.params(state)` acts as the learner's
+    deterministic `policy`."""
+    agent = make_agent(algo, env)
+    state = agent.init(jax.random.key(0))
+    obs = jax.random.normal(jax.random.key(1), (5, agent.eval_env.observation_size))
+    network, params = agent.network, agent.params(state)
+    assert isinstance(network, RecurrentPolicy) and network.is_feed_forward(agent.eval_env.observation_size)
+    carries = network.initial_carries(agent.eval_env.observation_size, 5)
+    _, actions = jax.vmap(network.step, in_axes=(None, 0, 0))(params, carries, obs)
+    expected = agent.policy(state, deterministic=True)(obs, jax.random.key(2))
+    np.testing.assert_allclose(np.asarray(actions), np.asarray(expected), rtol=1e-5, atol=1e-6)

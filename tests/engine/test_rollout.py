@@ -43,3 +43,10 @@ def test_rollout_rejects_bad_num_steps():
     env = envs.make("pendulum", num_envs=2)
     with pytest.raises(ValueError, match="num_steps"):
         engine.make_rollout(env, engine.uniform_policy(env.action_spec), 0)
+
+
+def test_rollout_refuses_a_policy_with_the_wrong_action_shape():
+    env = envs.make("cartpole_swingup", num_envs=4, episode_length=5)
+    rollout = engine.make_rollout(env, lambda obs, key: jnp.zeros((4, 2)), num_steps=3)  # cart-pole takes [4, 1]
+    with pytest.raises(AssertionError, match="make_rollout"):
+        rollout(env.reset(jax.random.key(0)), jax.random.key(1))

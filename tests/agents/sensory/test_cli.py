@@ -60,11 +60,15 @@ def test_bad_input_is_refused(tmp_path):
 def test_teacher_check_allows_reward_shaping_only(tmp_path):
     import json
 
+    from simlab.agents.bc.learner import check_teacher_run
+    from simlab.agents.sensory.learners import _without_dynamics_options as ignore
+
+    task = {"include_cfrc_ext_in_observation": False, "solver": "penalty"}
     base = {"include_cfrc_ext_in_observation": False}
     (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {**base, "action_rate_penalty": 0.3}}))
-    cli._check_teacher("ant", str(tmp_path))  # a smoothness-shaped teacher drives the plain task
+    check_teacher_run(str(tmp_path), "ant", task, ignore)  # a smoothness-shaped teacher drives the plain task
     (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {**base, "solver": "mujoco"}}))
-    cli._check_teacher("ant", str(tmp_path))  # so does one trained under the other contact model
+    check_teacher_run(str(tmp_path), "ant", task, ignore)  # so does one trained under the other contact model
     (tmp_path / "config.json").write_text(json.dumps({"env": "ant", "env_kwargs": {}}))
-    with pytest.raises(SystemExit, match="reward shaping aside"):
-        cli._check_teacher("ant", str(tmp_path))
+    with pytest.raises(ValueError, match="include_cfrc_ext_in_observation"):
+        check_teacher_run(str(tmp_path), "ant", task, ignore)

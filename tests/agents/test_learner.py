@@ -49,6 +49,19 @@ def test_es_is_a_learner_and_resumes_bit_identically(tmp_path):
     assert int(straight.state.env_steps) == 4 * 8 * 2 * 200  # population x episodes x pendulum's 200 steps
 
 
+@pytest.mark.parametrize("algo, env, tiny", [
+    ("sac", "pendulum", {"num_envs": 2, "env_steps_per_iteration": 5, "grad_updates_per_step": 1, "batch_size": 8,
+                         "buffer_size": 64, "warmup_steps": 10, "hidden": (8,), "eval_episodes": 2}),
+    ("apg", "pendulum_balance", {"num_envs": 2, "horizon": 5, "truncation_length": 5, "hidden": (8,),
+                                 "eval_episodes": 2}),
+])
+def test_sac_and_apg_resume_bit_identically(algo, env, tiny, tmp_path):
+    """The off-policy and the differentiable-simulation learners on the one driver: checkpoints (replay buffer and
+    running environments included), resume and TensorBoard, like PPO (tests/agents/test_training.py)."""
+    straight = _straight_and_resumed(algo, env, tiny, tmp_path)
+    assert int(straight.state.iteration) == 4
+
+
 def test_es_refuses_a_device_mesh(tmp_path):
     with pytest.raises(ValueError, match="es learner runs on one device"):
         train(make_agent("es", "pendulum", ES_TINY),

@@ -41,8 +41,7 @@ from simlab.agents.policy import RecurrentPolicy
 from simlab.agents.registry import make_agent
 from simlab.agents.sensory.pixel import make_pixel_policy
 from simlab.agents.sensory.pixel_train import PixelBCConfig, make_pixel_bc
-from simlab.agents.sensory.pong import (EPISODE_LENGTH, NUM_PATCHES, PONG_CONFIG, pong_patch_env, pong_teacher,
-                                        teacher_observation)
+from simlab.agents.sensory.pong import NUM_PATCHES, PONG_CONFIG, pong_patch_env, pong_teacher, teacher_observation
 from simlab.agents.sensory.tasks import AGENT_NAMES, SensoryTask, condition_env, task_of
 from simlab.agents.train import TrainOptions, train
 from simlab.engine.wrappers import TimeLimit, strip_reward_shaping
@@ -216,7 +215,8 @@ def make_sensory_bc_learner(env_name: str, config: SensoryBCConfig | None = None
 @dataclasses.dataclass(frozen=True)
 class PixelBCLearnerConfig(PixelBCConfig):
     """`PixelBCConfig` plus the teacher ("scripted", or a `simlab train pong_state` run directory), the
-    driver's evaluation episodes (shuffled, every patch shown) and `init_from` (a parameter directory)."""
+    driver's evaluation episodes (shuffled, every patch shown, `episode_length` steps: the task's 1000 by
+    default) and `init_from` (a parameter directory)."""
 
     teacher: str = "scripted"
     eval_episodes: int = 16
@@ -242,8 +242,8 @@ def make_pixel_bc_learner(env_name: str, config: PixelBCLearnerConfig | None = N
     bc = make_pixel_bc(patch_env, teacher_observation, pong_teacher(config.teacher), config, PONG_CONFIG)
     network = make_pixel_policy(PONG_CONFIG)
     initial = _initial_params(config.init_from, lambda key: network.init(key, NUM_PATCHES))
-    return BCLearner(env_name, {}, config, bc.envs[0], TimeLimit(patch_env, EPISODE_LENGTH), network, bc, initial,
-                     name="pixel_bc")
+    return BCLearner(env_name, {}, config, bc.envs[0], TimeLimit(patch_env, config.episode_length), network, bc,
+                     initial, name="pixel_bc")
 
 
 def run_phase(algo: str, env_name: str, overrides: dict, env_kwargs: dict, iterations: int, args: argparse.Namespace, run_name: str,

@@ -99,8 +99,8 @@ def test_bc_refuses_a_missing_or_mismatched_teacher(tmp_path, teacher_run):
 def test_every_learner_deploys_the_one_policy_type(algo, env):
     """`learner.network` (a feed-forward RecurrentPolicy here) with `learner.params(state)` acts as the learner's
     deterministic `policy`."""
-    agent = make_agent(algo, env)
-    state = agent.init(jax.random.key(0))
+    agent = make_agent(algo, env, {"num_envs": 2} if algo != "es" else ES_TINY)
+    state = jax.jit(agent.init)(jax.random.key(0))
     obs = jax.random.normal(jax.random.key(1), (5, agent.eval_env.observation_size))
     network, params = agent.network, agent.params(state)
     assert isinstance(network, RecurrentPolicy) and network.is_feed_forward(agent.eval_env.observation_size)

@@ -24,6 +24,7 @@ BENCHMARKS = {
     "soak": ("bench.soak", "every single-agent env under random actions (non-finite counts) and RSS during PPO"),
     "solver_floor": ("bench.solver_floor", "Ant-v5 in the mujoco mode with 0/1/6 Newton iterations against EnvPool (issue 17's floor)"),
     "transfer": ("bench.transfer", "PPO trained on our ant/halfcheetah/hopper/walker2d, evaluated on gymnasium's MuJoCo v5 envs"),
+    "ibc": ("bench.ibc", "implicit BC on the N-D particle: success against N for EBM (Langevin, DFO), MSE and MDN"),
 }
 
 

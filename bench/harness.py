@@ -5,7 +5,6 @@ script measures ours and the anchor in the same run so their ratio is fair.
 """
 from __future__ import annotations
 
-import argparse
 import os
 import platform
 import time
@@ -140,15 +139,7 @@ def parse_name_list(text: str) -> list[str]:
     return [n.strip() for n in text.split(",") if n.strip()]
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (e.g. `--episodes`), refused by the parser with a usage message otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {value}")
-    return value
+positive_int = io.positive_int  # argparse type: an integer >= 1 (kept here for the benches' parsers)
 
 
 def parse_int_list(text: str, minimum: int = 1) -> list[int]:

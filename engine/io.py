@@ -104,6 +104,17 @@ def default_out_dir(name: str) -> Path:
     return DEFAULT_ROOT / name
 
 
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (e.g. `--episodes`), refused by the parser with a usage message otherwise."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {value}")
+    return value
+
+
 def add_output_arguments(parser: argparse.ArgumentParser, name: str, *, published: Path | None = None,
                          what: str = "JSON and PNG") -> None:
     """Adds `--out`, `--overwrite` and (when `published` is given) `--publish` to `parser`."""

@@ -22,22 +22,15 @@ from simlab.engine import io as output
 from simlab.recsim.apps import ecosystem
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
-
-
 def _configure(parser: argparse.ArgumentParser) -> None:
     apps = parser.add_subparsers(dest="recsim_app", required=True, metavar="APP")
     eco = apps.add_parser("ecosystem", help="myopic vs provider-aware recommender ecosystem study")
-    eco.add_argument("--runs", type=_positive_int, default=40, help="runs per policy (default 40)")
-    eco.add_argument("--users", type=_positive_int, default=2000, help="users per run (default 2000)")
-    eco.add_argument("--horizon", type=_positive_int, default=300, help="steps per run (default 300)")
-    eco.add_argument("--docs", type=_positive_int, default=400, help="documents per step (default 400)")
+    eco.add_argument("--runs", type=output.positive_int, default=40, help="runs per policy (default 40)")
+    eco.add_argument("--users", type=output.positive_int, default=2000, help="users per run (default 2000)")
+    eco.add_argument("--horizon", type=output.positive_int, default=300, help="steps per run (default 300)")
+    eco.add_argument("--docs", type=output.positive_int, default=400, help="documents per step (default 400)")
     eco.add_argument("--seed", type=int, default=0)
-    eco.add_argument("--batch-size", type=_positive_int, default=None,
+    eco.add_argument("--batch-size", type=output.positive_int, default=None,
                      help="runs vmapped at once (default: all runs in one batch)")
 
     output.add_output_arguments(eco, "recsim_ecosystem", published=output.checkout_results_dir(),

@@ -36,16 +36,6 @@ class UsageError(ValueError):
     """A bad command line, reported as `simlab ibc CMD: error: ...` with exit status 2."""
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {value}")
-    return value
-
-
 def _add_task_arguments(parser: argparse.ArgumentParser, seed: bool = True) -> None:
     parser.add_argument("env", help=f"the task: {', '.join(TASKS)}")
     parser.add_argument("--dim", type=int, default=None, help="particle: the N of the N-D particle, 1..32 (default 2)")
@@ -62,15 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     demos = sub.add_parser("demos", help="write oracle demonstrations (.npz)")
     _add_task_arguments(demos)
-    demos.add_argument("--num", type=_positive, default=None, help="episodes (default: the task's, 2000)")
+    demos.add_argument("--num", type=io.positive_int, default=None, help="episodes (default: the task's, 2000)")
     io.add_output_arguments(demos, OUT_NAME, what="demonstrations")
 
     train = sub.add_parser("train", help="train models and save their parameters")
     _add_task_arguments(train)
     train.add_argument("--models", default=",".join(MODEL_NAMES), help=f"comma-separated: {', '.join(MODEL_NAMES)}")
     train.add_argument("--demos", type=Path, default=None, help="a `simlab ibc demos` file (default: generate them)")
-    train.add_argument("--num-demos", type=_positive, default=None, help="episodes to generate (default 2000)")
-    train.add_argument("--steps", type=_positive, default=None, help="optimiser steps per model (default: recipe)")
+    train.add_argument("--num-demos", type=io.positive_int, default=None, help="episodes to generate (default 2000)")
+    train.add_argument("--steps", type=io.positive_int, default=None, help="optimiser steps per model (default: recipe)")
     train.add_argument("--time-budget", type=float, default=None, help="seconds per model at most")
     train.add_argument("--eval-episodes", type=int, default=100, help="episodes to evaluate each model on (0: none)")
     train.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -79,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="success rates of trained models (the shipped ones by default)")
     _add_task_arguments(ev, seed=False)
     ev.add_argument("--models", default=",".join(MODEL_NAMES), help=f"comma-separated: {', '.join(MODEL_NAMES)}")
-    ev.add_argument("--episodes", type=_positive, default=100, help="evaluation episodes per model (default 100)")
+    ev.add_argument("--episodes", type=io.positive_int, default=100, help="evaluation episodes per model (default 100)")
     ev.add_argument("--first-seed", type=int, default=0, help="episode i is seeded first_seed + i (default 0)")
     ev.add_argument("--checkpoint", type=Path, default=None, help="a `simlab ibc train --out` directory")
     ev.add_argument("--json", action="store_true", help='print {"env", <options>, "results": {MODEL: {"success_rate"}}')

@@ -18,6 +18,7 @@ import numpy as np
 from simlab import envs
 from simlab.agents.loading import load_policy
 from simlab.engine import io
+from simlab.engine.specs import DiscreteSpec
 from simlab.envs.boundary import check_seed
 
 FORMATS = (".png", ".gif", ".mp4")
@@ -54,6 +55,8 @@ def policy_actor(env_name: str, env, checkpoint: str | None, seed: int):
     of the run in directory `checkpoint` (which must have been trained on `env_name`)."""
     spec = env.action_spec
     if checkpoint is None:
+        if isinstance(spec, DiscreteSpec):
+            return lambda obs, rng: np.asarray(rng.integers(0, spec.num_values), spec.dtype)
         low, high = np.asarray(spec.low), np.asarray(spec.high)
         return lambda obs, rng: rng.uniform(low, high).astype(spec.dtype)
     config_path = Path(checkpoint) / "config.json"

@@ -21,6 +21,7 @@ from simlab.agents.run_log import RunDirectoryError
 from simlab.agents.train import (MAX_STEPS, NonFiniteTrainingError, RunComplete, RunWriteError, TrainingInterrupted,
                                  TrainOptions, check_count)
 from simlab.engine import sharding
+from simlab.engine.devices import use_all_cpu_cores
 from simlab.envs.boundary import check_seed
 
 
@@ -87,8 +88,9 @@ def add_train_parser(sub) -> None:
     p.add_argument("--eval-every", type=int, default=10, help="iterations between evaluations (>= 1)")
     p.add_argument("--checkpoint-every", type=int, default=50,
                    help="iterations between checkpoints (>= 0; 0: only at the end)")
-    p.add_argument("--devices", type=int, default=1,
-                   help="shard the env batch over this many local devices (on a CPU host: one CPU device per core, e.g. 2)")
+    p.add_argument("--devices", type=int, default=0,
+                   help="split the env batch over this many local devices (default 0: all of them, one CPU device per "
+                        "core on a CPU host; 1: one device)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--no-gif", action="store_true",
                    help=f"skip OUT/{GIF_NAME}, the {GIF_STEPS}-step rollout of the trained policy rendered at the end "
@@ -106,17 +108,21 @@ def add_eval_parser(sub) -> None:
     p.set_defaults(func=cmd_eval)
 
 
-def _declare_cpu_devices(count: int) -> None:
-    """On a CPU host, declare `count` CPU devices (one per core is fastest) unless JAX already started.
-
-    `XLA_FLAGS=--xla_force_host_platform_device_count=N` set by the user takes precedence.
-    """
-    if "xla_force_host_platform_device_count" in os.environ.get("XLA_FLAGS", ""):
-        return
-    try:
-        jax.config.update("jax_num_cpu_devices", count)
-    except RuntimeError:  # backends already initialized: the device count is what it is
-        pass
+def _batch_mesh(agent, requested: int):
+    """The mesh `simlab train` splits the learner's env batch over: `requested` local devices (0: all), reduced to
+    the largest count that divides the batch (printing why), or None for one device or learners without one."""
+    num_envs = getattr(getattr(agent, "config", None), "num_envs", None)
+    available = jax.local_device_count()
+    if requested > available:
+        raise ValueError(f"--devices {requested} but only {available} local devices")
+    count = requested or available
+    if num_envs is None or count <= 1:
+        return None
+    usable = max(d for d in range(1, count + 1) if num_envs % d == 0)
+    if usable < count:
+        print(f"simlab train: {num_envs} environments do not split over {count} devices; using {usable} (set "
+              f"num_envs to a multiple of {count} to use all of them)", file=sys.stderr)
+    return sharding.make_mesh(jax.local_devices()[:usable]) if usable > 1 else None
 
 
 def _saved_total_steps(run_dir: str) -> int | None:
@@ -135,7 +141,7 @@ def _check_train_options(args) -> None:
     check_count("--eval-every", args.eval_every, 1, None, "iterations between evaluations")
     check_count("--checkpoint-every", args.checkpoint_every, 0, None,
                 "iterations between checkpoints, 0 for only at the end")
-    check_count("--devices", args.devices, 1, None, "local devices to shard the env batch over")
+    check_count("--devices", args.devices, 0, None, "local devices to split the env batch over (0: all)")
     if args.resume and args.overwrite:
         raise ValueError("--resume and --overwrite contradict each other: --resume continues the run in the "
                          "directory, --overwrite deletes it; pass one of them")
@@ -171,7 +177,7 @@ def _resume_command(args, out: str, steps: int) -> str:
         argv += ["--eval-every", str(args.eval_every)]
     if args.checkpoint_every != 50:
         argv += ["--checkpoint-every", str(args.checkpoint_every)]
-    if args.devices != 1:
+    if args.devices != 0:
         argv += ["--devices", str(args.devices)]
     return shlex.join(argv)
 
@@ -203,8 +209,8 @@ def cmd_train(args) -> int:
     steps = None
     try:
         _check_train_options(args)
-        if args.devices > 1:
-            _declare_cpu_devices(args.devices)  # before anything starts JAX
+        if args.devices != 1:  # before anything starts JAX (a no-op if it has)
+            use_all_cpu_cores(args.devices or None, quiet=True)
         check_seed(args.seed)
 
         envs.entry(args.env)
@@ -215,11 +221,7 @@ def cmd_train(args) -> int:
         if steps is None:
             steps = registry.default_steps(args.agent, args.env)
         agent = registry.make_agent(args.agent, args.env, overrides, total_steps=steps, env_kwargs=_env_kwargs(args))
-        mesh = None
-        if args.devices > 1:
-            if args.devices > jax.local_device_count():
-                raise ValueError(f"--devices {args.devices} but only {jax.local_device_count()} local devices")
-            mesh = sharding.make_mesh(jax.local_devices()[: args.devices])
+        mesh = _batch_mesh(agent, args.devices)
         out = args.resume or args.out or f"runs/{args.agent}_{args.env}_s{args.seed}"
         result = training.train(agent, TrainOptions(total_steps=steps, seed=args.seed, out_dir=out,
                                                     eval_every=args.eval_every, checkpoint_every=args.checkpoint_every,

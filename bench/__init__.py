@@ -10,7 +10,8 @@ import argparse
 import importlib
 
 BENCHMARKS = {
-    "steps": ("bench.steps", "env-steps/s vs number of environments, against gymnasium's JAX vector env"),
+    "steps": ("bench.steps", "env-steps/s of envs.make's default path vs batch size, against Brax's envs, EnvPool, "
+              "gymnasium and gymnax"),
     "physics": ("bench.physics", "Ant/Humanoid physics throughput against Brax and MuJoCo"),
     "recsim": ("bench.recsim", "recommender-ecosystem user-steps/s"),
     "apg_vs_ppo": ("bench.apg_vs_ppo", "sample efficiency of analytic policy gradients vs PPO"),

@@ -64,9 +64,11 @@ def time_compiled(run: Callable, state, key, num_envs: int, num_steps: int, repe
     state, total = compiled(state, key)  # warm-up
     jax.block_until_ready(total)
     best = float("inf")
+    keys = [jax.random.fold_in(key, i) for i in range(repeats)]  # derived before the clocks start
+    jax.block_until_ready(keys)
     for i in range(repeats):
         start = time.perf_counter()
-        state, total = compiled(state, jax.random.fold_in(key, i))
+        state, total = compiled(state, keys[i])
         jax.block_until_ready(total)
         best = min(best, time.perf_counter() - start)
     finite = bool(jnp.isfinite(total))

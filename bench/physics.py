@@ -47,10 +47,10 @@ import jax.numpy as jnp
 from tqdm import tqdm
 
 from bench import harness, output
-from bench.physics_anchors import (BRAX_PIPELINES, CONTROL_DT, DEFAULT_SIZES, GYM_IDS, brax_asset,
-                                    gym_asset, mesh_for, steps_for, brax_sizes, envpool_sizes,
-                                    mjx_sizes, mujoco_gymnasium)
+from bench.physics_anchors import (BRAX_PIPELINES, CONTROL_DT, DEFAULT_SIZES, GYM_IDS, brax_asset, brax_sizes,
+                                   envpool_sizes, gym_asset, mesh_for, mjx_sizes, mujoco_gymnasium, steps_for)
 from simlab.engine.batching import sharded_vmap
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="simlab bench physics", description=__doc__.split("\n")[0])
@@ -188,17 +188,17 @@ def _table(result: dict) -> str:
 
 def configure_devices(requested: int) -> int:
     """Declares `requested` CPU devices (0: one per core) before JAX starts; returns the count in effect."""
-    want = (os.cpu_count() or 1) if requested == 0 else requested
-    if want < 1:
+    from simlab.engine.devices import use_all_cpu_cores
+
+    if requested < 0:
         raise ValueError(f"--devices must be >= 0, got {requested}")
-    try:
-        jax.config.update("jax_num_cpu_devices", want)
-    except RuntimeError as err:  # JAX already started (e.g. imported and used by the caller)
-        print(f"bench physics: could not declare {want} CPU devices ({err}); using "
-              f"{jax.local_device_count()}", file=sys.stderr)
+    want = use_all_cpu_cores(requested or None, quiet=True)
     if jax.default_backend() != "cpu":
         return 1
-    return min(want, jax.local_device_count())
+    if want != (requested or want):
+        print(f"bench physics: could not declare {requested} CPU devices (JAX had started); using {want}",
+              file=sys.stderr)
+    return min(requested or want, jax.local_device_count())
 
 
 def _best(rows_by_name: dict, i: int) -> float:

@@ -11,7 +11,9 @@ padded results are dropped. On accelerators, or for small per-element state,
 use `chunk=None` (plain `vmap`).
 
 `sharded_vmap(fn, chunk, mesh)` splits the batch over the devices of a 1-D mesh
-with `shard_map` and runs `chunked_vmap` on each device's share. On a CPU host,
+with `shard_map` and runs `chunked_vmap` on each device's share (`shard_batched` does
+the same for any batched function); batches that do not divide the device count are
+padded. On a CPU host,
 XLA runs one jitted program on about one core; declaring one CPU device per core
 (`jax.config.update("jax_num_cpu_devices", os.cpu_count())` before JAX starts, or
 `XLA_FLAGS=--xla_force_host_platform_device_count=N`) and sharding the batch over
@@ -115,29 +117,47 @@ def sharded_vmap(fn: Callable, chunk: int | None, mesh: Mesh | None, in_axes: An
         one-device mesh gives plain `chunked_vmap`.
       in_axes: 0 or None per positional argument (None: replicated on every device).
 
-    The returned function takes arrays batched on axis 0 whose size is a multiple of
-    the number of devices, and returns outputs batched on axis 0, sharded over the mesh.
-    Results equal those of `chunked_vmap` (each element is computed the same way).
+    Results equal those of `chunked_vmap` (each element is computed the same way); see
+    `shard_batched` for batches that do not divide the device count.
     """
-    local = chunked_vmap(fn, chunk, in_axes)
+    return shard_batched(chunked_vmap(fn, chunk, in_axes), mesh, in_axes)
+
+
+def shard_batched(local: Callable, mesh: Mesh | None, in_axes: Any = 0) -> Callable:
+    """Runs `local`, a function of arrays batched on axis 0, on each device's share of the batch.
+
+    Args:
+      local: maps batched arguments `[b, ...]` to outputs batched on axis 0 (`[b, ...]`), element by
+        element or not (e.g. `chunked_vmap(fn, chunk)` followed by a per-shard batch operation).
+      mesh: a 1-D mesh; None or a one-device mesh returns `local` itself.
+      in_axes: 0 or None per positional argument (None: replicated on every device).
+
+    The returned function takes arrays batched on axis 0 and returns outputs batched on axis 0, sharded
+    over the mesh. A batch that does not divide the device count is padded (by repeating its last
+    element) to the next multiple, and the padded results are dropped: any batch size works, at the
+    cost of the padded elements' work.
+    """
     if mesh is None or mesh.devices.size == 1:
         return local
     if len(mesh.axis_names) != 1:
-        raise ValueError(f"sharded_vmap needs a 1-D mesh, got axes {mesh.axis_names}")
+        raise ValueError(f"sharding a batch needs a 1-D mesh, got axes {mesh.axis_names}")
     axis = mesh.axis_names[0]
     size = mesh.devices.size
 
     def run(*args):
         axes = _batched_flags(args, in_axes)
-        for arg, a in zip(args, axes):
-            if a == 0:
-                for x in jax.tree.leaves(arg):
-                    if x.shape[0] % size:
-                        raise ValueError(f"batch of {x.shape[0]} does not split over {size} devices; "
-                                         f"use a multiple of {size}")
+        sizes = {x.shape[0] for arg, a in zip(args, axes) if a == 0 for x in jax.tree.leaves(arg)}
+        if len(sizes) != 1:
+            raise ValueError(f"batched arguments must share one leading size, got {sorted(sizes)}")
+        batch = sizes.pop()
+        padded = -(-batch // size) * size
+        if padded != batch:
+            pad = lambda x: jnp.concatenate([x, jnp.repeat(x[-1:], padded - batch, axis=0)])
+            args = tuple(jax.tree.map(pad, arg) if a == 0 else arg for arg, a in zip(args, axes))
         specs = tuple(jax.tree.map(lambda _: PartitionSpec(axis) if a == 0 else PartitionSpec(), arg)
                       for arg, a in zip(args, axes))
         mapped = jax.shard_map(local, mesh=mesh, in_specs=specs, out_specs=PartitionSpec(axis), check_vma=False)
-        return mapped(*args)
+        out = mapped(*args)
+        return out if padded == batch else jax.tree.map(lambda y: y[:batch], out)
 
     return run

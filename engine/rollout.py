@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from simlab.engine.env import Env, State
-from simlab.engine.specs import BoxSpec
+from simlab.engine.specs import BoxSpec, DiscreteSpec
 from simlab.engine.struct import pytree_dataclass
 
 Policy = Callable[[jax.Array, jax.Array], jax.Array]
@@ -75,13 +75,20 @@ def make_rollout(env: Env, policy: Policy, num_steps: int) -> Callable[[State, j
     return rollout
 
 
-def uniform_policy(action_spec: BoxSpec) -> Policy:
-    """A policy drawing actions uniformly within `action_spec`'s bounds (benchmarks, tests).
+def uniform_policy(action_spec: BoxSpec | DiscreteSpec) -> Policy:
+    """A policy drawing actions uniformly within `action_spec` (benchmarks, tests).
 
-    Infinite bounds are replaced by [-1, 1].
+    Box specs: uniform within the bounds, infinite bounds replaced by [-1, 1] (float32 `[B, *shape]`).
+    Discrete specs: uniform over `[0, num_values)` (`[B]` of the spec's integer dtype).
     """
+    if isinstance(action_spec, DiscreteSpec):
+        def discrete(obs: jax.Array, key: jax.Array) -> jax.Array:
+            return jax.random.randint(key, (obs.shape[0],), 0, action_spec.num_values, action_spec.dtype)
+
+        return discrete
     if not isinstance(action_spec, BoxSpec):
-        raise TypeError(f"uniform_policy needs a BoxSpec action spec, got {type(action_spec).__name__}")
+        raise TypeError(f"uniform_policy needs a BoxSpec or DiscreteSpec action spec, got "
+                        f"{type(action_spec).__name__}")
     finite = np.isfinite(action_spec.low) & np.isfinite(action_spec.high)
     low = jnp.asarray(np.where(finite, action_spec.low, -1.0), jnp.float32)
     high = jnp.asarray(np.where(finite, action_spec.high, 1.0), jnp.float32)

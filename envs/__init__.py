@@ -9,12 +9,14 @@ Importing `envs` also registers every environment with gymnasium as
 `simlab/<Name>-v0`, e.g. `gymnasium.make("simlab/CartPoleSwingUp-v0")`.
 """
 from simlab.envs.registry import UnknownEnvironmentError, entry, make, names, register
+from simlab.envs.classic.cartpole import CartPole
 from simlab.envs.classic.cartpole_swingup import CartPoleSwingUp
 from simlab.envs.classic.pendulum import Pendulum, balance_pendulum
 from simlab.envs.classic.pong import Pong, pong_state
 from simlab.envs.navigation.goal_navigation import GoalNavigation
 from simlab.envs.navigation.rendezvous import Rendezvous
 
+register("cartpole", CartPole, gym_name="CartPole")
 register("cartpole_swingup", CartPoleSwingUp, gym_name="CartPoleSwingUp")
 register("pendulum", Pendulum, gym_name="Pendulum")
 register("pendulum_balance", balance_pendulum, gym_name="PendulumBalance")

@@ -10,6 +10,8 @@ request), every info key `k` has a boolean mask `_k`, partial resets use
 `reset(options={"reset_mask": mask})`, spaces come from `batch_space`, and
 outputs are NumPy. Each `step` is one jitted call plus one device-to-host copy;
 shapes never depend on how many sub-environments finished, so nothing retraces.
+Like `envs.make(..., num_envs=n)`, the batch is split over every local device by
+default (`devices=`; see `engine.devices`) and stepped in the env's cache-sized chunks.
 """
 from __future__ import annotations
 
@@ -22,6 +24,8 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
+from simlab.engine.batching import sharded_vmap
+from simlab.engine.devices import env_batch_mesh
 from simlab.engine.wrappers import select_tree
 from simlab.envs import boundary
 from simlab.envs.registry import _DEFAULT, make
@@ -46,11 +50,12 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
       autoreset_mode: an `AutoresetMode` (or its name); default NEXT_STEP.
       render_mode: None or "rgb_array" (`render()` returns one frame per sub-env).
       episode_length: time limit in steps (default: the environment's own).
+      devices: the devices the batch is split over, as for `envs.make` ("all" by default).
       **env_kwargs: forwarded to the environment's constructor.
     """
 
     def __init__(self, env_name: str, num_envs: int = 1, autoreset_mode=AutoresetMode.NEXT_STEP,
-                 render_mode: str | None = None, episode_length=_DEFAULT, **env_kwargs: Any):
+                 render_mode: str | None = None, episode_length=_DEFAULT, devices: Any = "all", **env_kwargs: Any):
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be a positive int, got {num_envs!r}")
         self.env_name = env_name
@@ -67,6 +72,10 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
         self.single_action_space = boundary.to_gym_space(self._env.action_spec)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
+        mesh = env_batch_mesh(self._env, self.num_envs, devices)
+        chunk = getattr(self._env.unwrapped, "vmap_chunk", None)
+        self._vstep = sharded_vmap(self._env.step, chunk, mesh)
+        self._vreset = sharded_vmap(self._env.reset, chunk, mesh)
         self._initial_reset_fn = jax.jit(self._fresh_states)
         self._reset_fn = jax.jit(self._masked_reset)
         self._step_fn = jax.jit(self._batched_step)
@@ -77,14 +86,14 @@ class SimlabVectorEnv(gymnasium.vector.VectorEnv):
     # ---- jitted pure functions -------------------------------------------------
     def _fresh_states(self, keys):
         split = jax.vmap(jax.random.split)(keys)
-        return split[:, 0], jax.vmap(self._env.reset)(split[:, 1])
+        return split[:, 0], self._vreset(split[:, 1])
 
     def _masked_reset(self, state, keys, mask):
         keys, fresh = self._fresh_states(keys)
         return jax.vmap(select_tree)(mask, fresh, state), keys
 
     def _batched_step(self, state, keys, needs_reset, actions):
-        stepped = jax.vmap(self._env.step)(state, actions)
+        stepped = self._vstep(state, actions)
         if self._mode == AutoresetMode.DISABLED:
             out, stepped_mask = stepped, jnp.ones_like(needs_reset)
             final_obs = stepped.obs

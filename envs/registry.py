@@ -17,7 +17,10 @@ import inspect
 import re
 from typing import Any, Callable, Literal, Sequence
 
+import numpy as np
+
 from simlab.engine import mujoco_log
+from simlab.engine.devices import env_batch_mesh
 from simlab.engine.env import Env
 from simlab.engine.wrappers import ActionRatePenalty, wrap_for_training
 from simlab.engine.wrappers.randomization import DomainRandomization
@@ -124,6 +127,7 @@ def make(
     wrappers: Sequence[Callable[[Env], Env]] = (),
     randomize: Callable | None = None,
     action_rate_penalty: float = 0.0,
+    devices: Any = "all",
     **kwargs: Any,
 ) -> Env:
     """Creates a registered environment.
@@ -142,7 +146,15 @@ def make(
         `[num_envs]`) with auto-reset and episode statistics; otherwise an
         unbatched environment with only the time limit.
       auto_reset: for batched environments, "fresh" (new random initial state
-        per episode), "cached" (reuse the first) or None (no auto-reset).
+        per episode), "cached" (reuse the first) or None (no auto-reset). Fresh initial states
+        are drawn ahead and redrawn in small batches, so they cost about as little as cached
+        ones (`engine.wrappers.autoreset`).
+      devices: for batched environments, the devices the batch is split over: "all" (default:
+        every local device; on a CPU host call `engine.use_all_cpu_cores()` first to get one
+        device per core; environments with a cheap step, e.g. classic control, use only as many
+        devices as get 512 environments each), None or 1 (one device), an int k (the first k) or
+        a list of `jax.Device`s. Any `num_envs` works (an indivisible batch is padded); results equal the
+        one-device run to float tolerance (`engine.devices`).
       wrappers: callables `env -> env` (wrapper classes of `engine.wrappers`, or
         `functools.partial`s of them for options), applied in order to the unbatched
         environment (obs `[*obs_spec.shape]`, action `[*action_spec.shape]`), before the time
@@ -172,6 +184,10 @@ def make(
     """
     spec = entry(name)
     stack = _check_wrappers(name, wrappers)
+    if num_envs is not None and (isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer))
+                                 or num_envs < 1):
+        raise ValueError(f"envs.make({name!r}): num_envs must be a positive int (parallel environments), got "
+                         f"{num_envs!r}")
     if randomize is not None:
         stack.append(("randomize=", functools.partial(DomainRandomization, randomize=randomize)))
     if action_rate_penalty is not None and action_rate_penalty != 0:  # ActionRatePenalty validates the value
@@ -193,7 +209,8 @@ def make(
         episode_length = env.default_episode_length
     if num_envs is None:
         return wrap_for_training(env, None, episode_length, auto_reset=None)
-    return wrap_for_training(env, num_envs, episode_length, auto_reset=auto_reset)
+    mesh = env_batch_mesh(env, int(num_envs), devices)
+    return wrap_for_training(env, int(num_envs), episode_length, auto_reset=auto_reset, mesh=mesh)
 
 
 _WRAPPER_FIX = ("pass wrapper classes or functools.partial(WrapperClass, option=value) items, e.g. "

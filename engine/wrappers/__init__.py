@@ -2,8 +2,9 @@
 jittable and free of `cond`/`while`; it never forwards unknown attributes (reach the inner environment
 through `.env` or `.unwrapped`).
 
-  core           Wrapper (base), TimeLimit, AutoReset (fresh / cached), EpisodeStatistics, VmapWrapper,
-                 set_batch_mesh, wrap_for_training, select_tree
+  core           Wrapper (base), TimeLimit, EpisodeStatistics, select_tree
+  autoreset      AutoReset (fresh initial states redrawn in compacted batches, or cached)
+  batch          VmapWrapper (vmap, chunks, split over devices), set_batch_mesh, wrap_for_training
   observation    NoiseChannels, ShuffleObservation, with_observation_transforms, unshuffled_observation,
                  inverse_permutation (flat observations [n])
   patches        PatchObservation ([H, W, C] -> [N, P*P*C]), ShufflePatches, OccludePatches,
@@ -23,8 +24,9 @@ from __future__ import annotations
 
 import importlib
 
-from simlab.engine.wrappers.core import (AutoReset, EpisodeStatistics, TimeLimit, VmapWrapper, Wrapper, select_tree,
-                                         set_batch_mesh, wrap_for_training)
+from simlab.engine.wrappers.autoreset import AutoReset
+from simlab.engine.wrappers.batch import VmapWrapper, set_batch_mesh, wrap_for_training
+from simlab.engine.wrappers.core import EpisodeStatistics, TimeLimit, Wrapper, select_tree
 from simlab.engine.wrappers.observation import (NoiseChannels, ShuffleObservation, inverse_permutation,
                                                 unshuffled_observation, with_observation_transforms)
 from simlab.engine.wrappers.patches import (OccludePatches, PatchObservation, ShufflePatches, image_to_patches,

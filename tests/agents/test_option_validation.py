@@ -163,7 +163,7 @@ def test_resume_of_a_missing_run_directory_is_refused_without_creating_it(tmp_pa
     (["--steps", "1e14"], ["--steps = 100000000000000", "int32", "2,147,483,647"]),
     (["--eval-every", "0"], ["--eval-every = 0", "valid range [1, inf)"]),
     (["--checkpoint-every", "-1"], ["--checkpoint-every = -1", "valid range [0, inf)"]),
-    (["--devices", "0"], ["--devices = 0", "valid range [1, inf)"]),
+    (["--devices", "-1"], ["--devices = -1", "valid range [0, inf)"]),
     (["--overwrite", "--resume", "somewhere"], ["--resume and --overwrite contradict"]),
 ])
 def test_train_loop_options_are_checked_before_anything_runs(tmp_path, capsys, args, words):

@@ -33,6 +33,14 @@ def test_sharded_rollout_on_4_cpu_devices_matches_single_device():
     # Elementwise physics and partitionable RNG: identical to the last bit.
     assert result["max_abs_diff"] == 0.0
     assert result["max_abs_diff_vs_plain_jit"] == 0.0
+    # The default path splits envs.make's batch over all 4 devices by itself, padded when 4 does not divide it,
+    # and gives the one-device numbers, fresh auto-resets included (none restarted from a used initial state).
+    assert result["small_batch_devices"] == 1  # 64 pendulums: splitting would cost more than it saves
+    for n, row in result["default_path"].items():
+        assert row["devices"] == row["devices_holding_obs"] == int(n) // 512, (n, row)  # 4 and 3 (padded)
+        assert row["episodes_finished"] >= int(n) * 5, (n, row)
+        assert row["max_abs_diff"] < 1e-5 and row["final_state_diff"] < 1e-5, (n, row)  # padding may reassociate
+        assert row["stale_resets"] == 0, (n, row)
 
 
 def test_physics_sharded_over_4_cpu_devices_matches_one_device_without_lapack_deadlock():

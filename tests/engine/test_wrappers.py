@@ -136,7 +136,7 @@ def test_wrapper_argument_errors():
         engine.TimeLimit(object(), 5)
 
 
-def test_set_batch_mesh_finds_the_vmap_layer_and_checks_divisibility():
+def test_set_batch_mesh_finds_the_vmap_layer():
     from simlab.engine.sharding import make_mesh
     from simlab.engine.wrappers import VmapWrapper, set_batch_mesh
 
@@ -150,9 +150,3 @@ def test_set_batch_mesh_finds_the_vmap_layer_and_checks_divisibility():
     state = jax.jit(batched.step)(jax.jit(batched.reset)(jax.random.key(0)), jnp.zeros((6, 1)))
     assert state.obs.shape[0] == 6
     assert not set_batch_mesh(envs.make("pendulum"), mesh)  # unbatched: nothing to shard
-
-    class FakeMesh:  # a 4-device mesh does not split 6 environments
-        devices = np.zeros(4)
-
-    with pytest.raises(ValueError, match="multiple of 4"):
-        layer.set_mesh(FakeMesh())

@@ -85,7 +85,7 @@ def test_other_boundary_errors():
     with pytest.raises(ValueError, match="no options"):
         env.reset(options={"reset_mask": np.ones(1, bool)})
     with pytest.raises(envs.UnknownEnvironmentError):
-        gymnasium.make("simlab/CartPoleSwingUp-v0", env_name="cartpole").unwrapped
+        gymnasium.make("simlab/CartPoleSwingUp-v0", env_name="cartpol").unwrapped
 
 
 def test_non_finite_state_is_reported_with_the_fix():

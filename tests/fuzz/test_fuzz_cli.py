@@ -29,7 +29,7 @@ INVALID_TRAIN = [["--steps", "0"], ["--steps", "-5"], ["--steps", "1e14"], ["--s
                  ["--seed", "-1"], ["--seed", str(2**40)], ["--seed", "nan"], ["--set", "learning_rate=-1"],
                  ["--set", "learning_rate=abc"], ["--set", "no_such_field=1"], ["--set", "noequals"],
                  ["--env-set", "dt=0"], ["--env-set", "gravity=abc"], ["--env-set", "num_envs=5"],
-                 ["--env-set", "no_such_param=1"], ["--num-envs", "0"], ["--num-envs", "-3"], ["--devices", "0"],
+                 ["--env-set", "no_such_param=1"], ["--num-envs", "0"], ["--num-envs", "-3"], ["--devices", "-1"],
                  ["--agent", "no_such_agent"], ["--resume", "{tmp}/missing_run"],
                  ["--resume", "{tmp}/a", "--overwrite"], ["--out", "{tmp}/a_file"], ["--config", "{tmp}/missing.json"],
                  ["--bogus-option"]]

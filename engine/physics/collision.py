@@ -7,7 +7,7 @@ Each pair kind produces a fixed number of points:
 
   plane-sphere 1, plane-capsule 2 (end caps), plane-box 8 (corners),
   plane-cylinder 8 (4 rim points per cap), sphere-sphere 1, sphere-capsule 1,
-  capsule-capsule 1 (closest points of the segments), sphere-box 1,
+  capsule-capsule 1 (closest points of the segments), sphere-box 1, plane-ellipsoid 1 (`ellipsoid`),
   box-box 8 (`box_box`: MuJoCo's face-clipping / edge-edge contacts, masked).
 
 Normals point from the first geom of the pair (lower type) to the second.
@@ -19,15 +19,13 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import box_box, kinematics
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import box_box, ellipsoid, kinematics, math as pm, model as M
 from simlab.engine.struct import pytree_dataclass
 
 POINTS_PER_PAIR = {
     (M.PLANE, M.SPHERE): 1, (M.PLANE, M.CAPSULE): 2, (M.PLANE, M.BOX): 8, (M.PLANE, M.CYLINDER): 8,
     (M.SPHERE, M.SPHERE): 1, (M.SPHERE, M.CAPSULE): 1, (M.CAPSULE, M.CAPSULE): 1, (M.SPHERE, M.BOX): 1,
-    (M.BOX, M.BOX): box_box.POINTS,
+    (M.BOX, M.BOX): box_box.POINTS, (M.PLANE, M.ELLIPSOID): 1,
 }
 _BOX_CORNERS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], np.float32)
 _RIM = np.array([[1, 0], [0, 1], [-1, 0], [0, -1]], np.float32)
@@ -139,6 +137,8 @@ def _box_box_penalty(pos1, rot1, size1, pos2, rot2, size2, margin):
 
 def _contacts_for(kind, pos1, rot1, size1, pos2, rot2, size2):
     if kind[0] == M.PLANE:
+        if kind[1] == M.ELLIPSOID:
+            return ellipsoid.plane_ellipsoid(pos1, rot1, pos2, rot2, size2)
         if kind[1] == M.SPHERE:
             return _plane_points(pos1, rot1, pos2[:, None, :], size2[:, 0])
         if kind[1] == M.CAPSULE:

@@ -1,6 +1,7 @@
 """MuJoCo's constraint rows, fixed-size and masked, for `solver="mujoco"`.
 
-Rows come in MuJoCo's order: dof friction loss, joint limits, contacts. Each row i has
+Rows come in MuJoCo's order: dof friction loss, tendon friction loss, joint limits, tendon limits
+(`tendon.rows`), contacts. Each row i has
 a Jacobian `J_i` `[nv]`, a position `pos_i` and margin, and from `solref`/`solimp`:
 
   imp_i  = impedance(|pos_i − margin_i| / width)         (the solimp curve, in [d0, dmax])
@@ -25,10 +26,8 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import contacts as soft_contacts
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import mj_collision
-from simlab.engine.physics import model as M
+from simlab.engine.physics import contacts as soft_contacts, math as pm, mj_collision, model as M, tendon as tendons
+from simlab.engine.physics.kinematics import frame_jacobian
 from simlab.engine.struct import pytree_dataclass, static_field
 
 MINVAL = 1e-15
@@ -46,7 +45,7 @@ class Rows:
       (0 outside friction rows).
       cone_mu: per elliptic group, `[n, dim]`: column 0 is the cone's `μ = μ_1/√impratio`,
         column k the friction coefficient `μ_k` of row k; `()` with pyramidal cones.
-      n_friction (static): the first rows are dof friction loss.
+      n_friction (static): the first rows are friction loss (dofs, then tendons).
       cones (static): `((n, dim), ...)` the elliptic groups, which are the last rows, point-major
         (`n` contacts of `dim` rows each); every other row is one-sided.
     """
@@ -122,6 +121,35 @@ def _row_gains(sys: M.System, pos, margin, solref, solimp, diag):
     return imp, R, k * imp * (pos - margin), b
 
 
+def _tendon_rows(sys: M.System, kin, q, qd):
+    """Tendon friction-loss and limit rows for `solver="mujoco"`: `(friction, limits)`, each None or a dict
+    of `jac [n, nv]`, `aref`, `R`, `active`, `floss` `[n]` (module docstring for the row formulas)."""
+    ten = sys.tendon
+    length, jac = tendons.kinematics(sys, kin, q)
+    dtype = q.dtype
+    friction = limits = None
+    if ten.friction:
+        idx = np.asarray(ten.friction, np.int32)
+        zero = jnp.zeros(len(idx), dtype)
+        _, r, _, b = _row_gains(sys, zero, zero, ten.solref_fri[idx], ten.solimp_fri[idx],
+                                           ten.invweight0[idx])
+        rows_j = jac[idx]
+        friction = dict(jac=rows_j, aref=-b * pm.dot(rows_j, qd), R=r, active=jnp.ones(len(idx), dtype),
+                        floss=ten.frictionloss[idx])
+    if ten.limited:
+        idx = np.asarray(ten.limited, np.int32)
+        lt = length[idx]
+        dist = jnp.concatenate([lt - ten.range[idx, 0], ten.range[idx, 1] - lt])
+        margin = jnp.concatenate([ten.margin[idx]] * 2)
+        two = lambda x: jnp.concatenate([x, x])
+        _, r, kterm, b = _row_gains(sys, dist, margin, two(ten.solref_lim[idx]), two(ten.solimp_lim[idx]),
+                                               two(ten.invweight0[idx]))
+        rows_j = jnp.concatenate([jac[idx], -jac[idx]])
+        limits = dict(jac=rows_j, aref=-b * pm.dot(rows_j, qd) - kterm, R=r, active=(dist < margin).astype(dtype),
+                      floss=jnp.zeros(2 * len(idx), dtype))
+    return friction, limits
+
+
 def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Rows:
     """All constraint rows of `sys` at `(q, qd)` with contacts `contact` (see module docstring).
 
@@ -146,6 +174,12 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         active.append(jnp.ones(len(fd), dtype))
         floss.append(mj.dof_frictionloss[fd])
 
+    # Tendons (tendon.py): friction loss after the dof friction loss, limits after the joint limits.
+    ten_friction, ten_limits = _tendon_rows(sys, kin, q, qd) if sys.tendon is not None else (None, None)
+    if ten_friction is not None:
+        for part, key in ((jac, "jac"), (aref, "aref"), (R, "R"), (active, "active"), (floss, "floss")):
+            part.append(ten_friction[key])
+
     # Joint limits: lower row (dist = q − lo, J = +e), upper row (dist = hi − q, J = −e).
     lim = np.asarray(lay["limits"], np.int32)
     if len(lim):
@@ -164,6 +198,9 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         R.append(r)
         active.append((dist < jm).astype(dtype))
         floss.append(jnp.zeros(2 * len(lim), dtype))
+    if ten_limits is not None:
+        for part, key in ((jac, "jac"), (aref, "aref"), (R, "R"), (active, "active"), (floss, "floss")):
+            part.append(ten_limits[key])
 
     if contact.dist.shape[0]:
         rows = _contact_rows(sys, kin, contact, qd, lay)
@@ -177,7 +214,7 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         return Rows(jac=jnp.zeros((0, nv), dtype), aref=z, R=z, active=z, floss=z)
     jac, aref, R, active, floss = (jnp.concatenate(x) for x in (jac, aref, R, active, floss))
     return Rows(jac=jac, aref=aref, R=R, active=active, floss=floss, cone_mu=cone_mu,
-                n_friction=lay["n_friction"], cones=lay["cones"])
+                n_friction=lay["n_friction"] + tendons.row_counts(sys)[0], cones=lay["cones"])
 
 
 def _take(x, idx: np.ndarray):
@@ -185,25 +222,6 @@ def _take(x, idx: np.ndarray):
     if len(idx) == x.shape[0] and np.array_equal(idx, np.arange(len(idx))):
         return x
     return x[idx]
-
-
-def frame_jacobian(sys: M.System, kin, bodies: np.ndarray, points, lin_dirs, rot_dirs=None):
-    """Row Jacobians `[n, k, nv]` of directions at world points `[n, 3]` fixed to `bodies`.
-
-    Row `(c, r)` maps `qd` to `lin_dirs[c, r]·v(point c) + rot_dirs[c, r]·ω(body c)` (directions
-    `[n, k, 3]`). Spelled with `f·(ω × r) = ω·(r × f)` and the dof axes stored component-major,
-    so each row is six contiguous multiply-adds per dof and no `[n, nv, 3]` Jacobian is formed.
-    """
-    body_dof = jnp.asarray(M.tree_arrays(sys.tree)["body_dof"])[bodies]  # [n, nv]
-    ang_dirs = pm.cross((points - kin.ref[bodies])[:, None, :], lin_dirs)  # [n, k, 3]
-    if rot_dirs is not None:
-        ang_dirs = ang_dirs + rot_dirs
-    lin, ang = kin.dof_lin.T, kin.dof_ang.T  # [3, nv]
-    jac = None
-    for i in range(3):
-        part = lin_dirs[:, :, i, None] * lin[i] + ang_dirs[:, :, i, None] * ang[i]
-        jac = part if jac is None else jac + part
-    return jac * body_dof[:, None, :]
 
 
 def _edge_directions(frame, friction, condim: int):
@@ -289,7 +307,7 @@ def _contact_rows(sys: M.System, kin, contact, qd, lay) -> dict:
 def contact_forces(sys: M.System, contact: mj_collision.MjContact, force: jnp.ndarray) -> jnp.ndarray:
     """World force on geom2's body `[nc, 3]` of every contact point from the row forces `[nr]`."""
     lay = layout(sys.tree, sys.contact_pairs, sys.mj.friction_dofs, sys.mj.cone)
-    start = lay["n_friction"] + 2 * len(lay["limits"])
+    start = lay["n_friction"] + 2 * len(lay["limits"]) + sum(tendons.row_counts(sys))
     condim = lay["condim"]
     nc = len(condim)
     local = jnp.zeros((nc, 3), force.dtype)

@@ -11,9 +11,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import collision
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import collision, math as pm, model as M
 from simlab.engine.physics.dynamics import soft_gains
 from simlab.engine.struct import pytree_dataclass
 
@@ -100,7 +98,8 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
         sq_ang, sq_lin = kin.dof_ang * qd_[:, None], kin.dof_lin * qd_[:, None]
         for sign, _, r, mask in sides:
             smask = sign[:, None] * mask
-            total = total + pm.static_matmul(smask, sq_lin) + pm.cross(pm.static_matmul(smask, sq_ang), r)
+            lin, ang = pm.static_matmuls(smask, sq_lin, sq_ang)
+            total = total + lin + pm.cross(ang, r)
         return total
 
     n = contact.normal
@@ -141,8 +140,9 @@ def contact_terms(sys: M.System, kin, contact: collision.Contact, qd: jnp.ndarra
         normal_rows = normal_rows + (sign[:, None] * mask) * g
     normal_rows = pm.materialize(normal_rows)
     to_tree = np.concatenate(columns, axis=1)
-    inertia = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in inertias])) for i in range(3))
-    wrench = tuple(pm.static_matmul(to_tree, jnp.concatenate([part[i] for part in wrenches])) for i in range(2))
+    summed = pm.static_matmuls(to_tree, *[jnp.concatenate([part[i] for part in inertias]) for i in range(3)],
+                               *[jnp.concatenate([part[i] for part in wrenches]) for i in range(2)])
+    inertia, wrench = tuple(summed[:3]), tuple(summed[3:])
 
     cross = None
     both = np.nonzero(movable[bodies[0]] & movable[bodies[1]])[0]

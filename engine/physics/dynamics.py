@@ -22,8 +22,9 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import math as pm, model as M, tendon
+from simlab.engine.physics.math import soft_gains  # noqa: F401  (contacts imports it from here)
+
 
 def _inertia_apply(mass, h, inertia, ang, lin):
     return pm.mat_vec(inertia, ang) + pm.cross(h, lin), mass[:, None] * lin - pm.cross(h, ang)
@@ -32,13 +33,12 @@ def _inertia_apply(mass, h, inertia, ang, lin):
 def composite_inertia(sys: M.System, kin):
     """Subtree sums of the body inertias about the tree reference point: `(mass [nb], h [nb, 3], I [nb, 3, 3])`."""
     subtree = M.tree_arrays(sys.tree)["subtree"]
-    return (pm.static_matmul(subtree, sys.body_mass), pm.static_matmul(subtree, sys.body_mass[:, None] * kin.com),
-            pm.static_matmul(subtree, kin.inertia_ref))
+    return tuple(pm.static_matmuls(subtree, sys.body_mass, sys.body_mass[:, None] * kin.com, kin.inertia_ref))
 
 
 def _per_dof_forces(sys: M.System, kin, composite):
     """`Ic_{body(k)} S_k` for every dof k: `(ang [nv, 3], lin [nv, 3])`."""
-    dof_body = np.asarray(sys.tree.dof_body)
+    dof_body = np.asarray(sys.tree.dof_body, np.int32)  # int even when empty (nv = 0)
     mass, h, inertia = (x[dof_body] for x in composite)
     f_ang, f_lin = _inertia_apply(mass, h, inertia, kin.dof_ang, kin.dof_lin)
     f_ang, f_lin = pm.materialize(jnp.stack([f_ang, f_lin]))
@@ -81,26 +81,24 @@ def bias_force(sys: M.System, kin, qd: jnp.ndarray, wrench=None) -> jnp.ndarray:
     reference point summed over each body's subtree, returns `C − Σ Jᵀ wrench`.
     """
     arr = M.tree_arrays(sys.tree)
-    dof_body = np.asarray(sys.tree.dof_body)
+    dof_body = np.asarray(sys.tree.dof_body, np.int32)  # int even when empty (nv = 0)
     body_dof, subtree = arr["body_dof"], arr["subtree"]
     sq_ang, sq_lin = kin.dof_ang * qd[:, None], kin.dof_lin * qd[:, None]
     rate = arr["dof_rate"].T
-    w, v = pm.static_matmul(rate, sq_ang), pm.static_matmul(rate, sq_lin)
+    w, v = pm.static_matmuls(rate, sq_ang, sq_lin)
     sdot_ang = pm.cross(w, kin.dof_ang)
     sdot_lin = pm.cross(w, kin.dof_lin) + pm.cross(v, kin.dof_ang)
-    acc_ang = pm.static_matmul(body_dof, sdot_ang * qd[:, None])
-    acc_lin = pm.static_matmul(body_dof, sdot_lin * qd[:, None]) - sys.gravity
-    vel_ang, vel_lin = pm.static_matmul(body_dof, sq_ang), pm.static_matmul(body_dof, sq_lin)
+    acc_ang, acc_lin, vel_ang, vel_lin = pm.static_matmuls(body_dof, sdot_ang * qd[:, None], sdot_lin * qd[:, None],
+                                                           sq_ang, sq_lin)
+    acc_lin = acc_lin - sys.gravity
     h = sys.body_mass[:, None] * kin.com
     fa_ang, fa_lin = _inertia_apply(sys.body_mass, h, kin.inertia_ref, acc_ang, acc_lin)
     p_ang, p_lin = _inertia_apply(sys.body_mass, h, kin.inertia_ref, vel_ang, vel_lin)
     f_ang = fa_ang + pm.cross(vel_ang, p_ang) + pm.cross(vel_lin, p_lin)
     f_lin = fa_lin + pm.cross(vel_ang, p_lin)
+    fs_ang, fs_lin = pm.static_matmuls(subtree, f_ang, f_lin)
     if wrench is not None:  # external wrenches (already summed over subtrees) enter with a minus sign
-        fs_ang = pm.static_matmul(subtree, f_ang) - wrench[0]
-        fs_lin = pm.static_matmul(subtree, f_lin) - wrench[1]
-    else:
-        fs_ang, fs_lin = pm.static_matmul(subtree, f_ang), pm.static_matmul(subtree, f_lin)
+        fs_ang, fs_lin = fs_ang - wrench[0], fs_lin - wrench[1]
     return pm.dot(kin.dof_ang, fs_ang[dof_body]) + pm.dot(kin.dof_lin, fs_lin[dof_body])
 
 
@@ -120,8 +118,10 @@ def actuator_force(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, ctrl: jnp.nda
     """
     if sys.nu == 0:
         return jnp.zeros_like(qd)
+    if getattr(sys, "tendon", None) is not None and sys.tendon.actuated:  # tendon transmissions (tendon.py)
+        return tendon.actuator_force(sys, q, qd, ctrl)
     dofs = np.asarray(sys.act_dof)
-    qadr = np.array([sys.tree.jnt_qadr[_dof_joint(sys.tree)[d]] for d in dofs])
+    qadr = np.array([sys.tree.jnt_qadr[M.dof_joint(sys.tree)[d]] for d in dofs])
     ctrl = jnp.clip(ctrl, sys.act_ctrlrange[:, 0], sys.act_ctrlrange[:, 1])
     length = sys.act_gear * q[qadr]
     velocity = sys.act_gear * qd[dofs]
@@ -131,13 +131,6 @@ def actuator_force(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, ctrl: jnp.nda
 
 
 @functools.lru_cache(maxsize=64)
-def _dof_joint(tree: M.Tree) -> tuple:
-    out = []
-    for j, t in enumerate(tree.jnt_type):
-        out += [j] * M.JOINT_NV[t]
-    return tuple(out)
-
-
 @functools.lru_cache(maxsize=64)
 def _scalar_joints(tree: M.Tree):
     """Static indices of hinge/slide joints: (joints, qadr, dofadr, limited-mask)."""
@@ -154,21 +147,6 @@ def spring_force(sys: M.System, q: jnp.ndarray) -> jnp.ndarray:
     if len(joints) == 0:
         return force
     return force.at[dofadr].add(-sys.jnt_stiffness[joints] * (q[qadr] - sys.qpos_spring[qadr]))
-
-
-def soft_gains(effective_mass, solref, dmax, timestep):
-    """Spring stiffness K and damping B of a soft constraint, MuJoCo-equivalent.
-
-    MuJoCo's soft constraint with impedance d, time constant tc and damping
-    ratio z settles like a spring of stiffness `m·d/(1-d)/(d·tc·z)²` and damper
-    `m·d/(1-d)·2/(d·tc)` acting on effective mass m; tc is at least 2 timesteps.
-    """
-    timeconst = jnp.maximum(solref[..., 0], 2.0 * timestep)
-    dampratio = solref[..., 1]
-    gain = effective_mass * dmax / (1.0 - dmax)
-    stiffness = gain / (dmax * timeconst * dampratio) ** 2
-    damping = gain * 2.0 / (dmax * timeconst)
-    return stiffness, damping
 
 
 def limit_terms(sys: M.System, q: jnp.ndarray, qd: jnp.ndarray, mass_diag: jnp.ndarray):

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import collision, constraint, dynamics, integrator, kinematics, mj_collision, solver
-from simlab.engine.physics import model as M
+from simlab.engine.physics import (collision, constraint, dynamics, fluid, integrator, kinematics, mj_collision,
+                                   model as M, solver, tendon)
 from simlab.engine.struct import pytree_dataclass
 
 
@@ -48,7 +48,7 @@ def factor_solve(sys: M.System):
     `M` unless a contact joins two moving bodies (`collision.couples_branches`): then the
     dense Cholesky, else the cheaper tree-sparse elimination (`integrator.solve_tree`).
     """
-    if collision.couples_branches(sys.tree, sys.contact_pairs):
+    if collision.couples_branches(sys.tree, sys.contact_pairs) or (sys.tendon is not None and sys.tendon.couples):
         return integrator.solve_spd
     return lambda matrix, rhs: integrator.solve_tree(matrix, rhs, sys.tree)
 
@@ -60,6 +60,10 @@ def forward(sys: M.System, q, qd, ctrl, qacc_warmstart) -> Forward:
     mass = dynamics.mass_matrix(sys, kin) + jnp.diag(sys.dof_armature)
     qfrc_smooth = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
                    - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd))
+    if sys.fluid is not None:  # MuJoCo's inertia-box fluid forces, a passive force (fluid.py)
+        qfrc_smooth = qfrc_smooth + fluid.fluid_force(sys, kin, qd)
+    if sys.tendon is not None:  # tendon springs and dampers, a passive force (tendon.py)
+        qfrc_smooth = qfrc_smooth + tendon.passive_force(sys, *tendon.kinematics(sys, kin, q), qd)
     qacc_smooth = solve(mass, qfrc_smooth)
     contact = mj_collision.collide(sys, kin)
     rows = constraint.make_rows(sys, kin, q, qd, contact)
@@ -78,7 +82,10 @@ def implicit_damping(sys: M.System) -> jnp.ndarray:
     damping = sys.dof_damping
     if sys.mj.integrator == M.IMPLICITFAST and sys.nu:
         dofs = np.asarray(sys.act_dof)
-        damping = damping.at[dofs].add(sys.act_gear ** 2 * sys.mj.act_damping)
+        gain = sys.act_gear ** 2 * sys.mj.act_damping
+        if sys.tendon is not None:  # tendon transmissions: `tendon.implicit_matrix`
+            gain = gain * jnp.asarray(tendon.joint_actuator_mask(sys), damping.dtype)
+        damping = damping.at[dofs].add(gain)
     return damping
 
 
@@ -104,7 +111,11 @@ def step_once(sys: M.System, q, qd, ctrl, qacc_warmstart):
         return integrator.integrate_positions(sys, q, dq, h), qd + h * dv, warm, fwd
     fwd = forward(sys, q, qd, ctrl, qacc_warmstart)
     damping = implicit_damping(sys)
-    qacc = factor_solve(sys)(fwd.mass + h * jnp.diag(damping), fwd.qfrc_smooth + fwd.qfrc_constraint)
+    matrix = fwd.mass + h * jnp.diag(damping)
+    if sys.tendon is not None and sys.mj.integrator == M.IMPLICITFAST:  # tendon dampers, tendon actuators' kv
+        _, jac = tendon.kinematics(sys, kinematics.forward_kinematics(sys, q), q)
+        matrix = matrix + h * tendon.implicit_matrix(sys, jac)
+    qacc = factor_solve(sys)(matrix, fwd.qfrc_smooth + fwd.qfrc_constraint)
     qd_new = qd + h * qacc
     return integrator.integrate_positions(sys, q, qd_new, h), qd_new, fwd.qacc, fwd
 

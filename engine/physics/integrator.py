@@ -13,8 +13,7 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import numpy as np
 
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import math as pm, model as M
 
 
 def solve_spd(matrix: jnp.ndarray, rhs: jnp.ndarray) -> jnp.ndarray:

@@ -13,8 +13,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import math as pm, model as M
 from simlab.engine.struct import pytree_dataclass
 
 _EYE3 = np.eye(3, dtype=np.float32)
@@ -165,7 +164,7 @@ def forward_kinematics(sys: M.System, q: jnp.ndarray) -> Kinematics:
 
 def geom_poses(sys: M.System, kin: Kinematics, geoms: np.ndarray):
     """World position `[n, 3]` and rotation matrix `[n, 3, 3]` of the given geoms."""
-    body = np.asarray(sys.tree.geom_body)[geoms]
+    body = np.asarray(sys.tree.geom_body, np.int32)[geoms]
     quat = pm.quat_mul(kin.x_quat[body], sys.geom_quat[geoms])
     pos = kin.x_pos[body] + pm.quat_rotate(kin.x_quat[body], sys.geom_pos[geoms])
     return pos, pm.quat_to_mat(quat)
@@ -177,7 +176,27 @@ def body_velocities(sys: M.System, kin: Kinematics, qd: jnp.ndarray):
     Returns `(ang [nb, 3], lin_ref [nb, 3])`; the world linear velocity of a
     point `p` on body b is `lin_ref[b] + ang[b] x (p - ref[b])`.
     """
+    if sys.nv == 0:  # nothing moves
+        return jnp.zeros_like(kin.x_pos), jnp.zeros_like(kin.x_pos)
     body_dof = M.tree_arrays(sys.tree)["body_dof"]
-    ang = pm.static_matmul(body_dof, kin.dof_ang * qd[:, None])
-    lin = pm.static_matmul(body_dof, kin.dof_lin * qd[:, None])
+    ang, lin = pm.static_matmuls(body_dof, kin.dof_ang * qd[:, None], kin.dof_lin * qd[:, None])
     return ang, lin
+
+
+def frame_jacobian(sys: M.System, kin, bodies: np.ndarray, points, lin_dirs, rot_dirs=None):
+    """Row Jacobians `[n, k, nv]` of directions at world points `[n, 3]` fixed to `bodies`.
+
+    Row `(c, r)` maps `qd` to `lin_dirs[c, r]·v(point c) + rot_dirs[c, r]·ω(body c)` (directions
+    `[n, k, 3]`). Spelled with `f·(ω × r) = ω·(r × f)` and the dof axes stored component-major,
+    so each row is six contiguous multiply-adds per dof and no `[n, nv, 3]` Jacobian is formed.
+    """
+    body_dof = jnp.asarray(M.tree_arrays(sys.tree)["body_dof"])[bodies]  # [n, nv]
+    ang_dirs = pm.cross((points - kin.ref[bodies])[:, None, :], lin_dirs)  # [n, k, 3]
+    if rot_dirs is not None:
+        ang_dirs = ang_dirs + rot_dirs
+    lin, ang = kin.dof_lin.T, kin.dof_ang.T  # [3, nv]
+    jac = None
+    for i in range(3):
+        part = lin_dirs[:, :, i, None] * lin[i] + ang_dirs[:, :, i, None] * ang[i]
+        jac = part if jac is None else jac + part
+    return jac * body_dof[:, None, :]

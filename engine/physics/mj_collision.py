@@ -24,9 +24,7 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import box_box, collision, kinematics
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import box_box, collision, kinematics, math as pm, model as M
 from simlab.engine.struct import pytree_dataclass
 
 MINVAL = 1e-15  # MuJoCo's mjMINVAL
@@ -130,7 +128,8 @@ def _points(kind, p1, r1, s1, p2, r2, s2, margin):
     if kind == (M.CAPSULE, M.CAPSULE):
         pos, normal, dist = _capsule_capsule(p1, r1, s1, p2, r2, s2)
         return pos, normal, dist, None, None
-    if kind in ((M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE)):
+    if kind in ((M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE),
+                (M.PLANE, M.ELLIPSOID)):
         pos, normal, dist = collision._contacts_for(kind, p1, r1, s1, p2, r2, s2)
         tangent = None
         if kind == (M.PLANE, M.CAPSULE):  # MuJoCo aligns both end contacts' frames with the capsule axis

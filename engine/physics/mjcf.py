@@ -17,20 +17,19 @@ import mujoco
 import numpy as np
 
 from simlab.engine.mujoco_log import quiet_mujoco
-from simlab.engine.physics import mjcf_checks
-from simlab.engine.physics import model as M
+from simlab.engine.physics import fluid, mjcf_checks, mjcf_flags, model as M, tendon as tendons
 
-SUPPORTED_GEOMS = (M.PLANE, M.SPHERE, M.CAPSULE, M.CYLINDER, M.BOX)
+SUPPORTED_GEOMS = (M.PLANE, M.SPHERE, M.CAPSULE, M.ELLIPSOID, M.CYLINDER, M.BOX)
 SOLVERS = ("mujoco", "penalty")
 # Pairs with a MuJoCo-compatible contact function (solver="mujoco").
 MUJOCO_PAIRS = {
-    (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX),
+    (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX), (M.PLANE, M.ELLIPSOID),
     (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE), (M.CAPSULE, M.CAPSULE), (M.BOX, M.BOX),
 }
 _GEOM_TYPE_NAMES = {int(v): k[len("mjGEOM_"):].lower() for k, v in mujoco.mjtGeom.__members__.items()}
 # Geometry pairs with a contact function (types sorted ascending).
 SUPPORTED_PAIRS = {
-    (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX), (M.PLANE, M.CYLINDER),
+    (M.PLANE, M.SPHERE), (M.PLANE, M.CAPSULE), (M.PLANE, M.BOX), (M.PLANE, M.CYLINDER), (M.PLANE, M.ELLIPSOID),
     (M.SPHERE, M.SPHERE), (M.SPHERE, M.CAPSULE), (M.CAPSULE, M.CAPSULE), (M.SPHERE, M.BOX),
     (M.BOX, M.BOX),
 }
@@ -45,6 +44,8 @@ IGNORED_FEATURES = (
     "<sensor>, <camera>, <light>, <site>, <asset> textures/materials: no effect on dynamics",
     "geoms that can never collide (contype/conaffinity/filters) of any type: visual only, "
     "their mass is already compiled into body inertia",
+    "<option><flag> equality/warmstart/sensor/midphase/nativeccd/island/multiccd/autoreset='disable': "
+    "no effect on what we simulate (mjcf_flags)",
 )
 
 
@@ -74,7 +75,7 @@ def _compile(source) -> mujoco.MjModel:
 
 def _candidate_pairs(m) -> list[tuple[int, int]]:
     """Geom pairs MuJoCo's broadphase filters would allow (static, no distance culling)."""
-    if m.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONTACT):
+    if m.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_CONTACT) or not mjcf_flags.constraints_enabled(m):
         return []
     weld = m.body_weldid
     excluded = {(int(s >> 16), int(s & 0xFFFF)) for s in m.exclude_signature}
@@ -103,8 +104,6 @@ def _validate(m, solver: str = "penalty") -> None:
     def fail(element, attribute, why):
         raise ValueError(f"unsupported MJCF feature: {element} {attribute}: {why}")
 
-    if m.nv == 0:
-        fail("<worldbody>", "(joints)", "the model has no degrees of freedom; add a <joint> or <freejoint>")
     if not np.isfinite(m.opt.timestep) or m.opt.timestep <= 0:
         fail("<option>", "timestep", f"must be a finite number > 0, got {m.opt.timestep}")
     for name, values in (("qpos0", m.qpos0), ("body pos", m.body_pos), ("body quat", m.body_quat),
@@ -122,8 +121,7 @@ def _validate(m, solver: str = "penalty") -> None:
         if np.any(getattr(m, "actuator_damping", np.zeros(1))):
             fail("<actuator>", "damping", "actuator damping is not implemented; use joint damping")
 
-    if m.ntendon:
-        fail(f"<tendon> '{_name(m, int(mujoco.mjtObj.mjOBJ_TENDON), 0)}'", "(any)", "tendons are not supported; remove them")
+    tendons.validate(m, solver)  # fixed tendons and straight spatial tendons between sites (tendon.py)
     if m.neq:
         fail(f"<equality> '{_name(m, int(mujoco.mjtObj.mjOBJ_EQUALITY), 0)}'", "(any)", "equality constraints are not supported")
     if m.npair:
@@ -132,11 +130,11 @@ def _validate(m, solver: str = "penalty") -> None:
         fail("<flex>/<flexcomp>", "(any)", "deformables are not supported")
     if m.nmocap:
         fail("<body mocap>", "mocap", "mocap bodies are not supported")
-    if m.opt.density or m.opt.viscosity or np.any(m.opt.wind):
-        fail("<option>", "density/viscosity/wind", "fluid forces are not supported; set them to 0")
+    fluid.check_model(m, solver)
+    mjcf_flags.check(m)
     for j in range(m.njnt):
         jname = _name(m, int(mujoco.mjtObj.mjOBJ_JOINT), j)
-        if m.jnt_type[j] == M.BALL and m.jnt_limited[j]:
+        if m.jnt_type[j] == M.BALL and m.jnt_limited[j] and mjcf_flags.limits_enabled(m):
             fail(f"<joint name='{jname}' type='ball'>", "range/limited", "ball-joint limits are not supported")
     for j in range(m.njnt if solver == "penalty" else 0):
         if m.jnt_solref[j, 0] <= 0 or m.jnt_solref[j, 1] <= 0:
@@ -149,15 +147,15 @@ def _validate(m, solver: str = "penalty") -> None:
         if m.geom_solref[g, 0] <= 0 or m.geom_solref[g, 1] <= 0:
             fail(f"<geom name='{_name(m, int(mujoco.mjtObj.mjOBJ_GEOM), g)}'>", "solref",
                  "only positive (timeconst, dampratio) is supported")
-    for k in range(m.nv if solver == "penalty" else 0):
+    for k in range(m.nv if solver == "penalty" and mjcf_flags.frictionloss_enabled(m) else 0):
         if m.dof_frictionloss[k] > 0:
             jname = _name(m, int(mujoco.mjtObj.mjOBJ_JOINT), int(m.dof_jntid[k]))
             fail(f"<joint name='{jname}'>", "frictionloss", "dry joint friction is not supported; set it to 0")
     for a in range(m.nu):
         aname = _name(m, int(mujoco.mjtObj.mjOBJ_ACTUATOR), a)
-        if m.actuator_trntype[a] != int(mujoco.mjtTrn.mjTRN_JOINT):
-            fail(f"<actuator '{aname}'>", "tendon/site/body", "only joint transmissions are supported")
-        jtype = m.jnt_type[m.actuator_trnid[a, 0]]
+        if m.actuator_trntype[a] not in (int(mujoco.mjtTrn.mjTRN_JOINT), int(mujoco.mjtTrn.mjTRN_TENDON)):
+            fail(f"<actuator '{aname}'>", "site/body/slidercrank", "only joint and tendon transmissions are supported")
+        jtype = m.jnt_type[m.actuator_trnid[a, 0]] if m.actuator_trntype[a] == int(mujoco.mjtTrn.mjTRN_JOINT) else M.HINGE
         if jtype not in (M.HINGE, M.SLIDE):
             fail(f"<actuator '{aname}'>", "joint", "only hinge and slide joints can be actuated")
         if m.actuator_dyntype[a] != int(mujoco.mjtDyn.mjDYN_NONE):
@@ -176,7 +174,8 @@ def _check_geoms(m, pairs, solver: str = "penalty") -> None:
             raise ValueError(
                 f"unsupported MJCF feature: <geom name='{gname}'> type: type "
                 f"'{_GEOM_TYPE_NAMES.get(int(m.geom_type[g]), int(m.geom_type[g]))}' can collide "
-                "but only plane/sphere/capsule/cylinder/box are supported; set contype=conaffinity=0 to make it visual")
+                "but only plane/sphere/capsule/ellipsoid/cylinder/box are supported; set contype=conaffinity=0 to "
+                "make it visual")
         allowed = (1, 3) if solver == "penalty" else (1, 3, 4)
         if m.geom_condim[g] not in allowed:
             raise ValueError(f"unsupported MJCF feature: <geom name='{gname}'> condim: only "
@@ -213,7 +212,8 @@ def _mj_params(m, solver: str, iterations, dtype) -> M.MjParams | None:
         geom_friction=f32(m.geom_friction), geom_solimp=f32(m.geom_solimp), geom_solmix=f32(m.geom_solmix),
         geom_gap=f32(m.geom_gap), act_damping=f32(-m.actuator_biasprm[:, 2] * affine),
         integrator=int(m.opt.integrator), cone=int(m.opt.cone), iterations=int(iterations),
-        friction_dofs=tuple(int(k) for k in np.nonzero(m.dof_frictionloss > 0)[0]))
+        friction_dofs=tuple(int(k) for k in np.nonzero(m.dof_frictionloss > 0)[0]) if mjcf_flags.frictionloss_enabled(m)
+        else ())
 
 
 def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations: int = 4,
@@ -268,7 +268,7 @@ def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations:
         jnt_type=tuple(int(t) for t in m.jnt_type),
         jnt_qadr=tuple(int(a) for a in m.jnt_qposadr),
         jnt_dofadr=tuple(int(a) for a in m.jnt_dofadr),
-        jnt_limited=tuple(int(x) for x in m.jnt_limited),
+        jnt_limited=tuple(int(x) * mjcf_flags.limits_enabled(m) for x in m.jnt_limited),
         dof_body=tuple(int(b) for b in m.dof_bodyid),
         geom_type=tuple(int(t) for t in m.geom_type),
         geom_body=tuple(int(b) for b in m.geom_bodyid),
@@ -298,7 +298,7 @@ def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations:
         act_bias=f32(m.actuator_biasprm[:, :3] * (m.actuator_biastype == int(mujoco.mjtBias.mjBIAS_AFFINE))[:, None]), act_ctrlrange=f32(ctrlrange), act_forcerange=f32(forcerange),
         tree=tree,
         contact_pairs=tuple((int(a), int(b)) for a, b in pairs),
-        act_dof=tuple(int(m.jnt_dofadr[m.actuator_trnid[a, 0]]) for a in range(m.nu)),
+        act_dof=tuple(tendons.actuator_dof(m, a) for a in range(m.nu)),
         substeps=int(substeps),
         body_names=names(int(mujoco.mjtObj.mjOBJ_BODY), m.nbody),
         joint_names=names(int(mujoco.mjtObj.mjOBJ_JOINT), m.njnt),
@@ -306,4 +306,7 @@ def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations:
         actuator_names=names(int(mujoco.mjtObj.mjOBJ_ACTUATOR), m.nu),
         solver=solver,
         mj=_mj_params(m, solver, iterations, dtype),
+        fluid=fluid.params(m, dtype),
+        tendon=tendons.from_mjmodel(m, tree, solver, dtype, limits=mjcf_flags.limits_enabled(m),
+                                    frictionloss=mjcf_flags.frictionloss_enabled(m)),
     )

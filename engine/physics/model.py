@@ -22,8 +22,9 @@ JOINT_NQ = {FREE: 7, BALL: 4, SLIDE: 1, HINGE: 1}
 JOINT_NV = {FREE: 6, BALL: 3, SLIDE: 1, HINGE: 1}
 
 # Geometry types, numbered as in MuJoCo (mjtGeom).
-PLANE, SPHERE, CAPSULE, CYLINDER, BOX = 0, 2, 3, 5, 6
-GEOM_NAMES = {PLANE: "plane", SPHERE: "sphere", CAPSULE: "capsule", CYLINDER: "cylinder", BOX: "box"}
+PLANE, SPHERE, CAPSULE, ELLIPSOID, CYLINDER, BOX = 0, 2, 3, 4, 5, 6
+GEOM_NAMES = {PLANE: "plane", SPHERE: "sphere", CAPSULE: "capsule", ELLIPSOID: "ellipsoid", CYLINDER: "cylinder",
+              BOX: "box"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -141,6 +142,10 @@ class System:
       tree: `Tree`; contact_pairs: tuple of `(g1, g2)` geom pairs (type g1 <= type g2);
       act_dof: `[nu]` dof driven by each actuator; substeps: substeps per `step`;
       body_names, joint_names, geom_names, actuator_names: tuples of str.
+
+    Optional sub-pytrees: mj (`MjParams`, solver="mujoco"); fluid (`fluid.FluidParams`, None without
+    `<option density/viscosity>`); tendon (`tendon.Tendons`, None without `<tendon>`; actuators with a
+    tendon transmission have a placeholder `act_dof`).
     """
 
     timestep: jax.Array
@@ -183,6 +188,8 @@ class System:
     actuator_names: tuple = static_field(default=())
     solver: str = static_field(default="penalty")
     mj: "MjParams | None" = None
+    fluid: "fluid.FluidParams | None" = None  # `<option density/viscosity/wind>` (engine/physics/fluid.py)
+    tendon: "tendon.Tendons | None" = None  # `<tendon>` (engine/physics/tendon.py)
 
     @property
     def dt(self) -> jax.Array:
@@ -250,3 +257,11 @@ class MjParams:
     cone: int = static_field(default=PYRAMIDAL)
     iterations: int = static_field(default=4)
     friction_dofs: tuple = static_field(default=())
+
+
+def dof_joint(tree: Tree) -> tuple:
+    """The joint of each dof (static, `[nv]`)."""
+    out = []
+    for j, t in enumerate(tree.jnt_type):
+        out += [j] * JOINT_NV[t]
+    return tuple(out)

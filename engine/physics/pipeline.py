@@ -15,10 +15,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from simlab.engine.batching import lapack_serial_batch
-from simlab.engine.physics import collision, contacts, dynamics, integrator, kinematics
-from simlab.engine.physics import forward as mj_forward
-from simlab.engine.physics import math as pm
-from simlab.engine.physics import model as M
+from simlab.engine.physics import (collision, contacts, dynamics, fluid, forward as mj_forward, integrator, kinematics,
+                                   math as pm, model as M, tendon)
 from simlab.engine.struct import pytree_dataclass
 
 # Batch chunk for `engine.batching.chunked_vmap` on one CPU device: Ant-sized systems stay in
@@ -85,8 +83,9 @@ def batch_chunk(sys: M.System, num_devices: int | None = None, backend: str | No
 
 def uses_dense_solve(sys: M.System) -> bool:
     """Whether `step` solves with dense (LAPACK) Cholesky: contacts between two moving
-    bodies couple branches of the tree; otherwise the tree-sparse `integrator.solve_tree`."""
-    return collision.couples_branches(sys.tree, sys.contact_pairs)
+    bodies couple branches of the tree (as do tendons with rows or, here, damping across branches);
+    otherwise the tree-sparse `integrator.solve_tree`."""
+    return collision.couples_branches(sys.tree, sys.contact_pairs) or (sys.tendon is not None and sys.tendon.couples)
 
 
 def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:
@@ -155,6 +154,11 @@ def substep(sys: M.System, q, qd, ctrl):
         wrench = terms.wrench
     force = (dynamics.actuator_force(sys, q, qd, ctrl) + dynamics.spring_force(sys, q)
              - sys.dof_damping * qd - dynamics.bias_force(sys, kin, qd, wrench))
+    if sys.fluid is not None:  # MuJoCo's inertia-box fluid forces, explicit (fluid.py)
+        force = force + fluid.fluid_force(sys, kin, qd)
+    if sys.tendon is not None:  # tendon springs (explicit), dampers and soft limits (implicit), tendon.py
+        tendon_matrix, tendon_force = tendon.penalty_terms(sys, kin, q, qd)
+        matrix, force = matrix + tendon_matrix, force + tendon_force
     mass_diag = dynamics.joint_diagonal(sys, kin, composite) + sys.dof_armature
     limit_diag, limit_force = dynamics.limit_terms(sys, q, qd, mass_diag)
     eye = jnp.eye(sys.nv, dtype=q.dtype)
@@ -188,6 +192,8 @@ def step(sys: M.System, state: State, ctrl) -> State:
 
 def _step(sys: M.System, state: State, ctrl) -> State:
     ctrl = _check(sys, "ctrl", ctrl, sys.nu)
+    if sys.nv == 0:  # no degrees of freedom: every body is welded to the world, nothing moves or touches
+        return state
     if sys.solver == "mujoco":
         q, qd, warm, fwd = mj_forward.substeps(sys, state.q, state.qd, ctrl, state.qacc_warmstart)
         contact = collision.Contact(pos=fwd.contact.pos, normal=fwd.contact.frame[:, 0], dist=fwd.contact.dist,

@@ -18,8 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def train_argv(out, iterations, *extra, flag="--out", eval_every=1, checkpoint_every=2):
+    # --devices 1: the in-process reference runs these are compared with bit for bit run on one device
     return ["train", "pendulum", "--steps", str(iterations * SPI), flag, str(out), "--no-progress", "--no-gif",
-            "--eval-every", str(eval_every), "--checkpoint-every", str(checkpoint_every), *SETS, *extra]
+            "--eval-every", str(eval_every), "--checkpoint-every", str(checkpoint_every), "--devices", "1", *SETS,
+            *extra]
 
 
 def train_tiny(out, iterations, resume=None, seed=0, agent=None, eval_every=1, checkpoint_every=2, **kw):

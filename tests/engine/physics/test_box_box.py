@@ -15,10 +15,10 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from test_mujoco_mode import _agreement, _multistep_errors, _trajectory, assert_no_control_flow
 
 from simlab.engine import physics
 from simlab.engine.physics import collision, kinematics, mj_collision
-from test_mujoco_mode import _agreement, _multistep_errors, _trajectory, assert_no_control_flow
 
 STACK_XML = """
 <mujoco>

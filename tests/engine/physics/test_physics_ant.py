@@ -7,9 +7,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from physics_models import brax_asset, gym_asset
 
 from simlab.engine import physics
-from physics_models import brax_asset, gym_asset
 
 FORBIDDEN = {"cond", "while", "switch"}
 ANT_STANDING = jnp.array([0.0, 1.0, 0.0, -1.0, 0.0, -1.0, 0.0, 1.0])

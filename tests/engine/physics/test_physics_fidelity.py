@@ -8,9 +8,9 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from physics_models import DOUBLE_PENDULUM, LIMITED_ARM, SIMPLE_PENDULUM, free_body
 
 from simlab.engine import physics
-from physics_models import (DOUBLE_PENDULUM, LIMITED_ARM, SIMPLE_PENDULUM, free_body)
 
 
 @functools.partial(jax.jit, static_argnums=(3,))

@@ -5,9 +5,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from physics_models import DOUBLE_PENDULUM, free_body
 
 from simlab.engine import physics
-from physics_models import DOUBLE_PENDULUM, free_body
 
 
 @pytest.fixture(scope="module")

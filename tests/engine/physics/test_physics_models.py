@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import mujoco
 import numpy as np
 import pytest
+from physics_models import BRAX_MODELS, brax_asset, free_body, gym_asset
 
 from simlab.engine import physics
-from physics_models import BRAX_MODELS, brax_asset, gym_asset, free_body
 
 
 @pytest.mark.parametrize("name", BRAX_MODELS)
@@ -29,9 +29,12 @@ def test_gymnasium_standard_models_load(name):
     assert sys.nq == mujoco.MjModel.from_xml_path(gym_asset(name)).nq
 
 
-def test_gymnasium_humanoid_tendons_are_rejected_by_name():
-    with pytest.raises(ValueError, match="tendon"):
-        physics.load_mjcf(gym_asset("humanoid"))
+@pytest.mark.parametrize("name", ["humanoid", "humanoidstandup"])
+def test_gymnasium_humanoids_load(name):
+    """Their two fixed tendons have no stiffness, damping, limit or actuator: they exert no force, so the
+    loader drops them (`System.tendon` is None; tendons that act are tested in test_tendons.py)."""
+    sys = physics.load_mjcf(gym_asset(name))
+    assert sys.tendon is None and sys.nq == mujoco.MjModel.from_xml_path(gym_asset(name)).nq
 
 
 @pytest.mark.parametrize("xml,needle", [
@@ -41,8 +44,8 @@ def test_gymnasium_humanoid_tendons_are_rejected_by_name():
     ("""<mujoco><worldbody><body name="a"><joint name="j1"/><geom size="0.1"/></body>
         <body name="b"><joint name="j2"/><geom size="0.1"/></body></worldbody>
         <equality><joint joint1="j1" joint2="j2"/></equality></mujoco>""", "equality"),
-    ("""<mujoco><option density="1.2"/><worldbody><body><freejoint/><geom size="0.1"/></body></worldbody></mujoco>""",
-     "density"),
+    ("""<mujoco><option density="1.2"/><worldbody><body><freejoint/><geom size="0.1" fluidshape="ellipsoid"/></body>
+        </worldbody></mujoco>""", "fluidshape"),
     ("""<mujoco><worldbody><body><joint name="hinge" frictionloss="1"/><geom size="0.1"/></body></worldbody></mujoco>""",
      "frictionloss"),
     ("""<mujoco><worldbody><body><joint name="j"/><geom size="0.1"/></body></worldbody>

@@ -8,8 +8,7 @@ import pytest
 from physics_models import brax_asset
 
 from simlab.engine import physics
-from simlab.engine.physics import integrator, pipeline
-from simlab.engine.physics import model as M
+from simlab.engine.physics import integrator, model as M, pipeline
 
 TWO_BOXES = """
 <mujoco>

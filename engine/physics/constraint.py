@@ -1,6 +1,6 @@
 """MuJoCo's constraint rows, fixed-size and masked, for `solver="mujoco"`.
 
-Rows come in MuJoCo's order: dof friction loss, tendon friction loss, joint limits, tendon limits
+Rows come in MuJoCo's order: equality constraints (`equality.py`), dof friction loss, tendon friction loss, joint limits, tendon limits
 (`tendon.rows`), contacts. Each row i has
 a Jacobian `J_i` `[nv]`, a position `pos_i` and margin, and from `solref`/`solimp`:
 
@@ -26,7 +26,8 @@ import functools
 import jax.numpy as jnp
 import numpy as np
 
-from simlab.engine.physics import contacts as soft_contacts, math as pm, mj_collision, model as M, tendon as tendons
+from simlab.engine.physics import (contacts as soft_contacts, equality as equalities, math as pm, mj_collision,
+                                   model as M, tendon as tendons)
 from simlab.engine.physics.kinematics import frame_jacobian
 from simlab.engine.struct import pytree_dataclass, static_field
 
@@ -45,7 +46,8 @@ class Rows:
       (0 outside friction rows).
       cone_mu: per elliptic group, `[n, dim]`: column 0 is the cone's `μ = μ_1/√impratio`,
         column k the friction coefficient `μ_k` of row k; `()` with pyramidal cones.
-      n_friction (static): the first rows are friction loss (dofs, then tendons).
+      n_equality (static): the first rows are equality constraints (two-sided, always quadratic).
+      n_friction (static): the next rows are friction loss (dofs, then tendons).
       cones (static): `((n, dim), ...)` the elliptic groups, which are the last rows, point-major
         (`n` contacts of `dim` rows each); every other row is one-sided.
     """
@@ -57,6 +59,7 @@ class Rows:
     floss: jnp.ndarray
     cone_mu: tuple = ()
     n_friction: int = static_field(default=0)
+    n_equality: int = static_field(default=0)
     cones: tuple = static_field(default=())
 
 
@@ -121,11 +124,11 @@ def _row_gains(sys: M.System, pos, margin, solref, solimp, diag):
     return imp, R, k * imp * (pos - margin), b
 
 
-def _tendon_rows(sys: M.System, kin, q, qd):
+def _tendon_rows(sys: M.System, ten_kin, q, qd):
     """Tendon friction-loss and limit rows for `solver="mujoco"`: `(friction, limits)`, each None or a dict
     of `jac [n, nv]`, `aref`, `R`, `active`, `floss` `[n]` (module docstring for the row formulas)."""
     ten = sys.tendon
-    length, jac = tendons.kinematics(sys, kin, q)
+    length, jac = ten_kin
     dtype = q.dtype
     friction = limits = None
     if ten.friction:
@@ -162,6 +165,20 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
     nv, dtype = sys.nv, q.dtype
     jac, aref, R, active, floss = [], [], [], [], []
     cone_mu = ()
+    ten_kin = tendons.kinematics(sys, kin, q) if sys.tendon is not None else None
+
+    # Equality constraints (equality.py): pos = residual, margin 0, no friction loss, always active.
+    if mj.eq is not None:
+        pos, j = equalities.residuals(sys, kin, q, ten_kin)
+        imp = impedance(mj.eq.solimp, equalities.impedance_distance(mj.eq, pos), jnp.zeros_like(pos))
+        r = jnp.maximum(MINVAL, (1 - imp) / imp * mj.eq.diag)
+        k, b = _gains(mj.eq.solref, mj.eq.solimp, sys.timestep)
+        bias = equalities.pair_bias(sys, q, qd) if (mj.eq.connect or mj.eq.weld) else 0.0
+        jac.append(j)
+        aref.append(-b * pm.dot(j, qd) - k * imp * pos - bias)
+        R.append(r)
+        active.append(jnp.ones_like(pos))
+        floss.append(jnp.zeros_like(pos))
 
     # Dof friction loss: J = e_dof, K = 0 (pos = margin = 0).
     fd = np.asarray(mj.friction_dofs, np.int32)
@@ -175,7 +192,7 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         floss.append(mj.dof_frictionloss[fd])
 
     # Tendons (tendon.py): friction loss after the dof friction loss, limits after the joint limits.
-    ten_friction, ten_limits = _tendon_rows(sys, kin, q, qd) if sys.tendon is not None else (None, None)
+    ten_friction, ten_limits = _tendon_rows(sys, ten_kin, q, qd) if sys.tendon is not None else (None, None)
     if ten_friction is not None:
         for part, key in ((jac, "jac"), (aref, "aref"), (R, "R"), (active, "active"), (floss, "floss")):
             part.append(ten_friction[key])
@@ -214,7 +231,8 @@ def make_rows(sys: M.System, kin, q, qd, contact: mj_collision.MjContact) -> Row
         return Rows(jac=jnp.zeros((0, nv), dtype), aref=z, R=z, active=z, floss=z)
     jac, aref, R, active, floss = (jnp.concatenate(x) for x in (jac, aref, R, active, floss))
     return Rows(jac=jac, aref=aref, R=R, active=active, floss=floss, cone_mu=cone_mu,
-                n_friction=lay["n_friction"] + tendons.row_counts(sys)[0], cones=lay["cones"])
+                n_friction=lay["n_friction"] + tendons.row_counts(sys)[0], cones=lay["cones"],
+                n_equality=equalities.row_count(sys))
 
 
 def _take(x, idx: np.ndarray):
@@ -307,7 +325,7 @@ def _contact_rows(sys: M.System, kin, contact, qd, lay) -> dict:
 def contact_forces(sys: M.System, contact: mj_collision.MjContact, force: jnp.ndarray) -> jnp.ndarray:
     """World force on geom2's body `[nc, 3]` of every contact point from the row forces `[nr]`."""
     lay = layout(sys.tree, sys.contact_pairs, sys.mj.friction_dofs, sys.mj.cone)
-    start = lay["n_friction"] + 2 * len(lay["limits"]) + sum(tendons.row_counts(sys))
+    start = lay["n_friction"] + 2 * len(lay["limits"]) + sum(tendons.row_counts(sys)) + equalities.row_count(sys)
     condim = lay["condim"]
     nc = len(condim)
     local = jnp.zeros((nc, 3), force.dtype)

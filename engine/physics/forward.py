@@ -48,7 +48,8 @@ def factor_solve(sys: M.System):
     `M` unless a contact joins two moving bodies (`collision.couples_branches`): then the
     dense Cholesky, else the cheaper tree-sparse elimination (`integrator.solve_tree`).
     """
-    if collision.couples_branches(sys.tree, sys.contact_pairs) or (sys.tendon is not None and sys.tendon.couples):
+    if (collision.couples_branches(sys.tree, sys.contact_pairs) or (sys.tendon is not None and sys.tendon.couples)
+            or (sys.mj is not None and sys.mj.eq is not None)):  # equality constraints may close loops
         return integrator.solve_spd
     return lambda matrix, rhs: integrator.solve_tree(matrix, rhs, sys.tree)
 

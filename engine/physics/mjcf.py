@@ -17,7 +17,7 @@ import mujoco
 import numpy as np
 
 from simlab.engine.mujoco_log import quiet_mujoco
-from simlab.engine.physics import fluid, mjcf_checks, mjcf_flags, model as M, tendon as tendons
+from simlab.engine.physics import equality, fluid, mjcf_checks, mjcf_flags, model as M, tendon as tendons
 
 SUPPORTED_GEOMS = (M.PLANE, M.SPHERE, M.CAPSULE, M.ELLIPSOID, M.CYLINDER, M.BOX)
 SOLVERS = ("mujoco", "penalty")
@@ -44,7 +44,7 @@ IGNORED_FEATURES = (
     "<sensor>, <camera>, <light>, <site>, <asset> textures/materials: no effect on dynamics",
     "geoms that can never collide (contype/conaffinity/filters) of any type: visual only, "
     "their mass is already compiled into body inertia",
-    "<option><flag> equality/warmstart/sensor/midphase/nativeccd/island/multiccd/autoreset='disable': "
+    "<option><flag> warmstart/sensor/midphase/nativeccd/island/multiccd/autoreset='disable': "
     "no effect on what we simulate (mjcf_flags)",
 )
 
@@ -122,8 +122,7 @@ def _validate(m, solver: str = "penalty") -> None:
             fail("<actuator>", "damping", "actuator damping is not implemented; use joint damping")
 
     tendons.validate(m, solver)  # fixed tendons and straight spatial tendons between sites (tendon.py)
-    if m.neq:
-        fail(f"<equality> '{_name(m, int(mujoco.mjtObj.mjOBJ_EQUALITY), 0)}'", "(any)", "equality constraints are not supported")
+    equality.validate(m, solver, mjcf_flags.equality_enabled(m))  # equality.py (solver="mujoco" only)
     if m.npair:
         fail("<contact><pair>", "geom1/geom2", "explicit contact pairs are not supported; use contype/conaffinity")
     if m.nflex:
@@ -211,6 +210,7 @@ def _mj_params(m, solver: str, iterations, dtype) -> M.MjParams | None:
         dof_invweight0=f32(m.dof_invweight0), body_invweight0=f32(m.body_invweight0),
         geom_friction=f32(m.geom_friction), geom_solimp=f32(m.geom_solimp), geom_solmix=f32(m.geom_solmix),
         geom_gap=f32(m.geom_gap), act_damping=f32(-m.actuator_biasprm[:, 2] * affine),
+        eq=equality.from_mjmodel(m, dtype, mjcf_flags.equality_enabled(m)),
         integrator=int(m.opt.integrator), cone=int(m.opt.cone), iterations=int(iterations),
         friction_dofs=tuple(int(k) for k in np.nonzero(m.dof_frictionloss > 0)[0]) if mjcf_flags.frictionloss_enabled(m)
         else ())
@@ -308,5 +308,6 @@ def load_mjcf(source, *, substeps: int = 1, solver: str = "penalty", iterations:
         mj=_mj_params(m, solver, iterations, dtype),
         fluid=fluid.params(m, dtype),
         tendon=tendons.from_mjmodel(m, tree, solver, dtype, limits=mjcf_flags.limits_enabled(m),
-                                    frictionloss=mjcf_flags.frictionloss_enabled(m)),
+                                    frictionloss=mjcf_flags.frictionloss_enabled(m),
+                                    equality=solver == "mujoco" and equality.tendons_used(m, mjcf_flags.equality_enabled(m))),
     )

@@ -3,8 +3,9 @@
 Applied (both solvers):
   * `contact`, `filterparent`, `gravity` (as before, in `mjcf`);
   * `constraint`: no constraint at all: no contacts (no candidate pairs), no joint limits, no friction loss;
-  * `limit`: joints are unlimited; `frictionloss`: no dof friction-loss rows.
-Ignored (no effect on what we simulate): `equality` (equality constraints are refused anyway), `warmstart`
+  * `limit`: joints are unlimited; `frictionloss`: no dof friction-loss rows;
+  * `equality`: no equality-constraint rows (`equality.py`; `constraint` disables them too).
+Ignored (no effect on what we simulate): `warmstart`
 (the Newton solve runs a fixed iteration count from the better of the warm start and the unconstrained
 acceleration), `sensor`, `midphase`, `nativeccd`, `island`, `multiccd`, `autoreset`.
 Refused with a `ValueError` naming the flag: `spring`, `damper`, `clampctrl`, `actuation`, `eulerdamp`,
@@ -50,3 +51,8 @@ def limits_enabled(m) -> bool:
 def frictionloss_enabled(m) -> bool:
     """Dof friction loss acts (neither `constraint` nor `frictionloss` disabled)."""
     return constraints_enabled(m) and not disabled(m, _BIT.mjDSBL_FRICTIONLOSS)
+
+
+def equality_enabled(m) -> bool:
+    """Equality constraints act (neither `constraint` nor `equality` disabled)."""
+    return constraints_enabled(m) and not disabled(m, _BIT.mjDSBL_EQUALITY)

@@ -238,6 +238,8 @@ class MjParams:
       integrator: EULER / RK4 / IMPLICITFAST; cone: PYRAMIDAL / ELLIPTIC;
       iterations: Newton iterations per solve (a fixed count, no early exit);
       friction_dofs: dofs with a friction-loss row (frictionloss > 0 when loaded).
+
+    eq: `equality.Equality` (the equality constraints' rows, first in MuJoCo's order) or None.
     """
 
     impratio: jax.Array
@@ -253,6 +255,7 @@ class MjParams:
     geom_solmix: jax.Array
     geom_gap: jax.Array
     act_damping: jax.Array
+    eq: object = None  # equality.Equality of the active equality constraints, or None
     integrator: int = static_field(default=EULER)
     cone: int = static_field(default=PYRAMIDAL)
     iterations: int = static_field(default=4)

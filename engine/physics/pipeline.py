@@ -85,7 +85,8 @@ def uses_dense_solve(sys: M.System) -> bool:
     """Whether `step` solves with dense (LAPACK) Cholesky: contacts between two moving
     bodies couple branches of the tree (as do tendons with rows or, here, damping across branches);
     otherwise the tree-sparse `integrator.solve_tree`."""
-    return collision.couples_branches(sys.tree, sys.contact_pairs) or (sys.tendon is not None and sys.tendon.couples)
+    return (collision.couples_branches(sys.tree, sys.contact_pairs) or (sys.tendon is not None and sys.tendon.couples)
+            or (sys.mj is not None and sys.mj.eq is not None))  # equality constraints may close loops
 
 
 def contact_geoms(sys: M.System) -> tuple[np.ndarray, np.ndarray]:

@@ -6,6 +6,7 @@ The solved problem (MuJoCo's "Computation" chapter) is
   qacc = argmin_a  ½ (a − a₀)ᵀ M (a − a₀) + Σ_i s_i(J_i a − aref_i),     a₀ = M⁻¹ qfrc_smooth,
 
 with, per row and `x = J_i a − aref_i`, `D = 1/R`:
+  * equality rows (two-sided): `s = ½ D x²`;
   * limits and pyramidal contact rows (one-sided): `s = ½ D x²` for x < 0, else 0;
   * friction-loss rows (floss f): `½ D x²` for |x| < R f, else `f |x| − ½ R f²`;
   * elliptic contacts (`dim` rows, `N = μ x_0`, `T = ‖(μ_k x_k)‖`): 0 where `N ≥ μT` (the velocity
@@ -20,8 +21,8 @@ derivative piecewise linear and nondecreasing, so Newton's method on it, kept in
 (bisection when a step leaves it), lands on the exact minimizer as soon as it reaches the right
 piece. It runs `LINE_SEARCH_ITERATIONS` times, O(nr) each.
 The start is the better (lower cost) of the previous step's `qacc` and `a₀`, as MuJoCo
-warm-starts. Rows with `active = 0` contribute nothing. Friction-loss rows come first
-(`Rows.n_friction`, static), elliptic cones last (`Rows.cones`), as `constraint.layout` orders them.
+warm-starts. Rows with `active = 0` contribute nothing. Equality rows come first (`Rows.n_equality`,
+static), then friction-loss rows (`Rows.n_friction`, static), elliptic cones last (`Rows.cones`), as `constraint.layout` orders them.
 """
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def _row_terms(rows: Rows, x):
     Rank-one terms are `(start, n, dim, weight [n], u [n, dim])`: the Hessian of the cost in row
     space is `diag(curv)` plus `weight u uᵀ` on each cone's `dim` rows.
     """
-    n_friction = rows.n_friction
+    ne = rows.n_equality
+    n_friction = ne + rows.n_friction  # end of the friction rows
     n_cone = sum(n * dim for n, dim in rows.cones)
     D = rows.active / rows.R
     end = x.shape[0] - n_cone
@@ -131,13 +133,16 @@ def _row_terms(rows: Rows, x):
     quad = xs < 0
     slope = [jnp.where(quad, Ds * xs, 0.0)]
     curv = [jnp.where(quad, Ds, 0.0)]
-    if n_friction:
-        xf, Df = x[:n_friction], D[:n_friction]
-        f = rows.floss[:n_friction] * rows.active[:n_friction]
-        rf = rows.R[:n_friction] * rows.floss[:n_friction]
+    if rows.n_friction:
+        xf, Df = x[ne:n_friction], D[ne:n_friction]
+        f = rows.floss[ne:n_friction] * rows.active[ne:n_friction]
+        rf = rows.R[ne:n_friction] * rows.floss[ne:n_friction]
         fquad = jnp.abs(xf) < rf
         slope.insert(0, jnp.where(fquad, Df * xf, jnp.sign(xf) * f))
         curv.insert(0, jnp.where(fquad, Df, 0.0))
+    if ne:  # equality rows: always quadratic
+        slope.insert(0, D[:ne] * x[:ne])
+        curv.insert(0, D[:ne])
     rank_one = []
     for start, n, dim, xc, Dc, mu in _cone_blocks(rows, x):
         cs, cc, terms = _cone_terms(xc, Dc, mu)
@@ -149,17 +154,20 @@ def _row_terms(rows: Rows, x):
 
 def _row_cost(rows: Rows, x):
     """Σ_i s_i(x_i) (scalar)."""
-    n_friction = rows.n_friction
+    ne = rows.n_equality
+    n_friction = ne + rows.n_friction  # end of the friction rows
     D = rows.active / rows.R
     end = x.shape[0] - sum(n * dim for n, dim in rows.cones)
     xs = x[n_friction:end]
     cost = jnp.sum(jnp.where(xs < 0, 0.5 * D[n_friction:end] * xs * xs, 0.0))
-    if n_friction:
-        xf, Df = x[:n_friction], D[:n_friction]
-        f = rows.floss[:n_friction]
-        rf = rows.R[:n_friction] * f
-        linear = (f * jnp.abs(xf) - 0.5 * rf * f) * rows.active[:n_friction]
+    if rows.n_friction:
+        xf, Df = x[ne:n_friction], D[ne:n_friction]
+        f = rows.floss[ne:n_friction]
+        rf = rows.R[ne:n_friction] * f
+        linear = (f * jnp.abs(xf) - 0.5 * rf * f) * rows.active[ne:n_friction]
         cost = cost + jnp.sum(jnp.where(jnp.abs(xf) < rf, 0.5 * Df * xf * xf, linear))
+    if ne:  # equality rows: always quadratic
+        cost = cost + jnp.sum(0.5 * D[:ne] * x[:ne] * x[:ne])
     for _, _, _, xc, Dc, mu in _cone_blocks(rows, x):
         cost = cost + jnp.sum(_cone_cost(xc, Dc, mu))
     return cost

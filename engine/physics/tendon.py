@@ -168,15 +168,18 @@ def _chain(tree: M.Tree, dofs) -> bool:
     return all(anc[i, j] or anc[j, i] for i in dofs for j in dofs)
 
 
-def from_mjmodel(m, tree: M.Tree, solver: str, dtype, limits: bool = True, frictionloss: bool = True):
+def from_mjmodel(m, tree: M.Tree, solver: str, dtype, limits: bool = True, frictionloss: bool = True,
+                 equality: bool = False):
     """`Tendons` of a compiled model (None without tendons, or when no tendon exerts a force); `validate` first.
 
-    `limits`/`frictionloss`: whether those rows act (`<option><flag>` may disable them).
+    `limits`/`frictionloss`: whether those rows act (`<option><flag>` may disable them); `equality`: a tendon
+    equality constraint (equality.py) needs the tendons' lengths and Jacobians.
     """
     act_tendon = tuple(int(m.actuator_trnid[a, 0]) if m.actuator_trntype[a] == _TRN_TENDON else -1
                        for a in range(m.nu))
     inert = (not np.any(m.tendon_stiffness) and not np.any(m.tendon_damping) and max(act_tendon, default=-1) < 0
-             and not (limits and np.any(m.tendon_limited)) and not (frictionloss and np.any(m.tendon_frictionloss)))
+             and not (limits and np.any(m.tendon_limited)) and not (frictionloss and np.any(m.tendon_frictionloss))
+             and not equality)
     if m.ntendon == 0 or inert:  # e.g. gymnasium's humanoid: tendons that exert no force cost nothing
         return None
     f = lambda x: jnp.asarray(np.asarray(x, dtype=np.float64).copy(), dtype=dtype)

@@ -144,8 +144,9 @@ class System:
       body_names, joint_names, geom_names, actuator_names: tuples of str.
 
     Optional sub-pytrees: mj (`MjParams`, solver="mujoco"); fluid (`fluid.FluidParams`, None without
-    `<option density/viscosity>`); tendon (`tendon.Tendons`, None without `<tendon>`; actuators with a
-    tendon transmission have a placeholder `act_dof`).
+    `<option density/viscosity>`); tendon (`tendon.Tendons`, None without `<tendon>`; for an actuator with a
+    tendon transmission `act_dof` holds the first dof of the tendon's first joint, a valid index whose
+    contribution `tendon.actuator_force` masks out: such actuators act through the tendon Jacobian).
     """
 
     timestep: jax.Array

@@ -224,8 +224,9 @@ def from_mjmodel(m, tree: M.Tree, solver: str, dtype, limits: bool = True, frict
 
 
 def actuator_dof(m, a: int) -> int:
-    """A dof for `System.act_dof` of actuator `a`: its joint's dof, or (tendon transmission, a placeholder
-    that nothing reads) the first dof of the tendon's first joint."""
+    """`System.act_dof` of actuator `a`: its joint's dof; for a tendon transmission, the first dof of the
+    tendon's first joint, a valid static index that keeps `act_dof` `[nu]`; `actuator_force` multiplies its
+    terms by the joint mask (`is_joint`, `_actuator_maps`), so it never contributes force."""
     if m.actuator_trntype[a] == _TRN_TENDON:
         t = int(m.actuator_trnid[a, 0])
         return int(m.jnt_dofadr[m.wrap_objid[m.tendon_adr[t]]])
